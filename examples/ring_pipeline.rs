@@ -1,0 +1,2 @@
+//! Placeholder replaced by the ring pipeline demo.
+fn main() {}

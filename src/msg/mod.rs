@@ -1,0 +1,1 @@
+//! `Msg`, one ZeroMQ frame, and multipart helpers.

@@ -1,0 +1,1 @@
+//! Disruptor-style ring queues: the only channel between threads in ringmq.

@@ -1,0 +1,2 @@
+//! Endpoints and transports: `tcp://`, `ipc://`, `inproc://`.
+#![forbid(unsafe_code)]
