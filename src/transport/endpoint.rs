@@ -579,7 +579,7 @@ mod tests {
         assert!(reason("").contains("missing `://`"));
         assert!(reason("garbage").contains("missing `://`"));
         assert!(reason("://x").contains("missing transport"));
-        assert!(reason("tcp://127.0.0.1:55\055").contains("NUL"));
+        assert!(reason("tcp://127.0.0.1:55\x0055").contains("NUL"));
         assert!(reason("inproc://a\0b").contains("NUL"));
         let huge = format!("inproc://{}", "x".repeat(MAX_ENDPOINT_LEN));
         assert!(reason(&huge).contains("4096"));

@@ -18,18 +18,40 @@ use super::endpoint::{ipc_abstract_name, ipc_is_wildcard};
 
 /// Removes the socket file of a bound IPC listener when dropped.
 ///
-/// It deletes the file only if it is still the very socket this bind created
-/// (same device and inode), so a socket file that someone else has bound in
-/// the meantime is left alone. For `ipc://*` it also removes the temporary
+/// It deletes the file only if it still looks like the very socket this bind
+/// created (same device, inode and change time), so a socket file that
+/// someone else has bound at the path in the meantime is left alone. (The
+/// check is best effort: a file system that hands out the freed inode again
+/// within the same timestamp tick cannot be told apart.) For `ipc://*` it also removes the temporary
 /// directory it made; for abstract sockets there is nothing to remove.
 #[derive(Debug)]
 pub struct IpcGuard {
     /// The path actually bound (`*` resolved; `@name` for abstract).
     path: PathBuf,
-    /// Device and inode of the socket file, when there is one.
-    file_id: Option<(u64, u64)>,
+    /// Identity of the socket file, when there is one.
+    file_id: Option<FileId>,
     /// The temporary directory made for `ipc://*`.
     temp_dir: Option<PathBuf>,
+}
+
+/// What tells one socket file from another at the same path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+    ctime: i64,
+    ctime_nsec: i64,
+}
+
+impl FileId {
+    fn of(meta: &fs::Metadata) -> FileId {
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            ctime: meta.ctime(),
+            ctime_nsec: meta.ctime_nsec(),
+        }
+    }
 }
 
 impl IpcGuard {
@@ -42,9 +64,9 @@ impl IpcGuard {
 
 impl Drop for IpcGuard {
     fn drop(&mut self) {
-        if let Some((dev, ino)) = self.file_id {
+        if let Some(id) = self.file_id {
             match fs::symlink_metadata(&self.path) {
-                Ok(meta) if meta.dev() == dev && meta.ino() == ino => {
+                Ok(meta) if FileId::of(&meta) == id => {
                     if let Err(e) = fs::remove_file(&self.path) {
                         tracing::debug!("could not remove {}: {e}", self.path.display());
                     }
@@ -105,7 +127,7 @@ pub fn bind_ipc(path: &Path) -> io::Result<(mio::net::UnixListener, IpcGuard)> {
     let meta = fs::symlink_metadata(path)?;
     let guard = IpcGuard {
         path: path.to_owned(),
-        file_id: Some((meta.dev(), meta.ino())),
+        file_id: Some(FileId::of(&meta)),
         temp_dir: None,
     };
     Ok((listener, guard))
@@ -213,7 +235,7 @@ fn bind_temp() -> io::Result<(mio::net::UnixListener, IpcGuard)> {
                 listener,
                 IpcGuard {
                     path,
-                    file_id: Some((meta.dev(), meta.ino())),
+                    file_id: Some(FileId::of(&meta)),
                     temp_dir: Some(dir),
                 },
             )),
