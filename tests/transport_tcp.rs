@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use ringmq::transport::{
-    bind_tcp, configure_stream, connect_tcp, resolve_endpoint_string, Endpoint, LocalAddr,
-    TcpEndpoint, TcpOptions,
+    bind_tcp, configure_stream, connect_tcp, resolve_endpoint_string, transport_error, Endpoint,
+    LocalAddr, TcpEndpoint, TcpOptions,
 };
 
 const LISTENER: Token = Token(0);
@@ -224,9 +224,12 @@ fn binding_a_port_twice_is_addr_in_use() {
     let wild = format!("tcp://*:{}", addr.port());
     let err = bind_tcp(&tcp_ep(&wild), &opts).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
-    // And the crate error maps it to an I/O error carrying that kind.
-    let as_crate: ringmq::Error = err.into();
-    assert!(matches!(as_crate, ringmq::Error::Io(ref e) if e.kind() == io::ErrorKind::AddrInUse));
+    // The crate error names the endpoint that was in use.
+    let ep = Endpoint::parse(&wild).unwrap();
+    match transport_error(&ep, err) {
+        ringmq::Error::AddrInUse(s) => assert_eq!(s, wild),
+        other => panic!("expected AddrInUse, got {other:?}"),
+    }
 }
 
 #[test]

@@ -96,9 +96,51 @@ pub fn resolve_endpoint_string(ep: &Endpoint, local: &LocalAddr) -> String {
     }
 }
 
+/// Turns an I/O error from binding or connecting `ep` into the crate's
+/// [`Error`](crate::Error): `AddrInUse` becomes
+/// [`Error::AddrInUse`](crate::Error::AddrInUse) naming the endpoint,
+/// everything else goes through the usual `From<io::Error>` conversion.
+///
+/// # Examples
+///
+/// ```
+/// use ringmq::transport::{transport_error, Endpoint};
+/// use std::io;
+///
+/// let ep = Endpoint::parse("tcp://127.0.0.1:5555")?;
+/// let err = transport_error(&ep, io::ErrorKind::AddrInUse.into());
+/// assert!(matches!(err, ringmq::Error::AddrInUse(ref s) if s == "tcp://127.0.0.1:5555"));
+/// # Ok::<(), ringmq::Error>(())
+/// ```
+pub fn transport_error(ep: &Endpoint, err: std::io::Error) -> crate::Error {
+    if err.kind() == std::io::ErrorKind::AddrInUse {
+        crate::Error::AddrInUse(ep.to_string())
+    } else {
+        err.into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transport_error_mapping() {
+        use std::io;
+        let ep = Endpoint::parse("ipc:///tmp/x").unwrap();
+        assert!(matches!(
+            transport_error(&ep, io::ErrorKind::AddrInUse.into()),
+            crate::Error::AddrInUse(ref s) if s == "ipc:///tmp/x"
+        ));
+        assert!(matches!(
+            transport_error(&ep, io::ErrorKind::ConnectionRefused.into()),
+            crate::Error::Io(ref e) if e.kind() == io::ErrorKind::ConnectionRefused
+        ));
+        assert!(matches!(
+            transport_error(&ep, io::ErrorKind::WouldBlock.into()),
+            crate::Error::WouldBlock
+        ));
+    }
 
     #[test]
     fn resolved_strings() {
