@@ -10,14 +10,18 @@
 #![allow(unused_imports, dead_code)]
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{
+    fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 #[cfg(loom)]
 pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
 #[cfg(loom)]
 pub(crate) use loom::thread;
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{
+    fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
 #[cfg(not(loom))]
@@ -66,3 +70,9 @@ impl<T> UnsafeCell<T> {
         f(self.0.get())
     }
 }
+
+/// The `std` `Arc`, never switched to loom's: for immutable shared handles
+/// that take part in no synchronisation loom would need to model (for
+/// example a callback held by a configuration, which loom's `Arc` cannot
+/// hold because it does not coerce to `dyn` types).
+pub(crate) use std::sync::Arc as StdArc;
