@@ -128,7 +128,7 @@ pub fn frame_decoder(data: &[u8]) {
 }
 
 fn config_from(sel: u8, server: bool) -> Config {
-    let st = SocketType::ALL[(sel as usize >> 2) % SocketType::ALL.len()];
+    let st = SocketType::ALL[((sel as usize >> 2) & 0x0F) % SocketType::ALL.len()];
     let mut cfg = Config::new(st);
     cfg.zmtp_minor = (sel >> 6) & 1;
     cfg.max_msg_size = if sel & 0x80 != 0 { Some(4096) } else { None };
