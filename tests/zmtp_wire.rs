@@ -887,3 +887,14 @@ fn invalid_configs_are_refused() {
     let e: ringmq::Error = Error::CommandWithMore.into();
     assert!(matches!(e, ringmq::Error::Protocol(_)));
 }
+
+#[test]
+fn connections_and_messages_can_move_between_threads() {
+    fn assert_send<T: Send + 'static>() {}
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send::<Connection>();
+    assert_send_sync::<Config>();
+    assert_send_sync::<Msg>();
+    assert_send_sync::<ringmq::Multipart>();
+    assert_send_sync::<Error>();
+}
