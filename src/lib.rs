@@ -26,4 +26,9 @@ pub mod ring;
 pub mod transport;
 pub mod zmtp;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use error::{Error, Result};
+pub use msg::{Msg, Multipart};
+pub use zmtp::SocketType;

@@ -70,3 +70,9 @@ impl<T> UnsafeCell<T> {
         f(self.0.get())
     }
 }
+
+/// The `std` `Arc`, never switched to loom's: for immutable shared handles
+/// that take part in no synchronisation loom would need to model (for
+/// example a callback held by a configuration, which loom's `Arc` cannot
+/// hold because it does not coerce to `dyn` types).
+pub(crate) use std::sync::Arc as StdArc;

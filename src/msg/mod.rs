@@ -1,1 +1,522 @@
-//! `Msg`, one ZeroMQ frame, and multipart helpers.
+//! `Msg`, one ZeroMQ frame, and [`Multipart`], the frames of one message.
+//!
+//! This module owns the in-memory representation of a frame. Payloads up to
+//! [`Msg::INLINE_CAP`] bytes are stored inline (no allocation, no reference
+//! count); larger payloads are a [`bytes::Bytes`], so a frame sliced out of
+//! the decoder's read buffer reaches the user without a copy.
+//!
+//! It must not do I/O, know about the wire format, or touch atomics other
+//! than through `Bytes`. It contains no `unsafe` code.
+
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::ops::Deref;
+
+use bytes::{Bytes, BytesMut};
+use smallvec::SmallVec;
+
+#[derive(Clone)]
+enum Repr {
+    Inline { len: u8, buf: [u8; Msg::INLINE_CAP] },
+    Shared(Bytes),
+}
+
+/// One frame of a ZeroMQ message: a payload and a MORE flag.
+///
+/// Small payloads (≤ [`Msg::INLINE_CAP`] bytes) live inside the `Msg`; large
+/// ones are a reference-counted [`Bytes`], so cloning a large `Msg` and
+/// handing it between threads never copies the payload.
+///
+/// ```
+/// use ringmq::msg::Msg;
+///
+/// let m = Msg::from("hello").with_more(true);
+/// assert_eq!(&m[..], b"hello");
+/// assert!(m.more());
+/// assert!(m.is_inline());
+///
+/// let big = Msg::from(vec![7u8; 1000]);
+/// assert_eq!(big.len(), 1000);
+/// assert!(!big.is_inline());
+/// assert_eq!(big.into_bytes().len(), 1000);
+/// ```
+#[derive(Clone)]
+pub struct Msg {
+    repr: Repr,
+    more: bool,
+}
+
+impl Msg {
+    /// The largest payload stored inline, without allocating.
+    pub const INLINE_CAP: usize = 64;
+
+    /// An empty frame without the MORE flag.
+    #[inline]
+    pub const fn new() -> Msg {
+        Msg {
+            repr: Repr::Inline {
+                len: 0,
+                buf: [0; Msg::INLINE_CAP],
+            },
+            more: false,
+        }
+    }
+
+    #[inline]
+    fn inline(data: &[u8]) -> Msg {
+        debug_assert!(data.len() <= Self::INLINE_CAP);
+        let mut buf = [0u8; Self::INLINE_CAP];
+        buf[..data.len()].copy_from_slice(data);
+        Msg {
+            repr: Repr::Inline {
+                len: data.len() as u8,
+                buf,
+            },
+            more: false,
+        }
+    }
+
+    /// Copies `data` into a new frame (inline when it fits).
+    #[inline]
+    pub fn from_slice(data: &[u8]) -> Msg {
+        if data.len() <= Self::INLINE_CAP {
+            Msg::inline(data)
+        } else {
+            Msg {
+                repr: Repr::Shared(Bytes::copy_from_slice(data)),
+                more: false,
+            }
+        }
+    }
+
+    /// A frame viewing `bytes`: small payloads are copied inline (so the
+    /// frame holds no reference count), large ones share the buffer.
+    #[inline]
+    pub fn from_shared(bytes: &Bytes) -> Msg {
+        if bytes.len() <= Self::INLINE_CAP {
+            Msg::inline(bytes)
+        } else {
+            Msg {
+                repr: Repr::Shared(bytes.clone()),
+                more: false,
+            }
+        }
+    }
+
+    /// Takes the first `len` bytes of `buf` as a new frame. Small payloads
+    /// are copied inline; large ones are split off without copying
+    /// (`split_to(len).freeze()`).
+    ///
+    /// Returns `None` (and leaves `buf` untouched) when `buf` holds fewer
+    /// than `len` bytes.
+    #[inline]
+    pub fn split_from(buf: &mut BytesMut, len: usize) -> Option<Msg> {
+        if buf.len() < len {
+            return None;
+        }
+        if len <= Self::INLINE_CAP {
+            let m = Msg::inline(&buf[..len]);
+            bytes::Buf::advance(buf, len);
+            Some(m)
+        } else {
+            Some(Msg {
+                repr: Repr::Shared(buf.split_to(len).freeze()),
+                more: false,
+            })
+        }
+    }
+
+    /// Whether another frame of the same message follows this one.
+    #[inline]
+    pub fn more(&self) -> bool {
+        self.more
+    }
+
+    /// Sets or clears the MORE flag.
+    #[inline]
+    pub fn set_more(&mut self, more: bool) {
+        self.more = more;
+    }
+
+    /// Returns the frame with the MORE flag set to `more`.
+    #[inline]
+    #[must_use]
+    pub fn with_more(mut self, more: bool) -> Msg {
+        self.more = more;
+        self
+    }
+
+    /// The payload length in bytes.
+    #[inline]
+    pub fn len(&self) -> usize {
+        match &self.repr {
+            Repr::Inline { len, .. } => *len as usize,
+            Repr::Shared(b) => b.len(),
+        }
+    }
+
+    /// Whether the payload is empty.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The payload.
+    #[inline]
+    pub fn as_slice(&self) -> &[u8] {
+        match &self.repr {
+            Repr::Inline { len, buf } => &buf[..*len as usize],
+            Repr::Shared(b) => b,
+        }
+    }
+
+    /// Whether the payload is stored inline (no allocation).
+    #[inline]
+    pub fn is_inline(&self) -> bool {
+        matches!(self.repr, Repr::Inline { .. })
+    }
+
+    /// The shared buffer behind a large payload, `None` for an inline one.
+    /// Encoders use it to write large payloads without copying.
+    #[inline]
+    pub fn shared(&self) -> Option<&Bytes> {
+        match &self.repr {
+            Repr::Inline { .. } => None,
+            Repr::Shared(b) => Some(b),
+        }
+    }
+
+    /// The payload as `Bytes` (copies an inline payload, moves a shared one).
+    #[inline]
+    pub fn into_bytes(self) -> Bytes {
+        match self.repr {
+            Repr::Inline { len, buf } => Bytes::copy_from_slice(&buf[..len as usize]),
+            Repr::Shared(b) => b,
+        }
+    }
+}
+
+impl Default for Msg {
+    fn default() -> Self {
+        Msg::new()
+    }
+}
+
+impl Deref for Msg {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl AsRef<[u8]> for Msg {
+    #[inline]
+    fn as_ref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl PartialEq for Msg {
+    fn eq(&self, other: &Msg) -> bool {
+        self.more == other.more && self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Msg {}
+
+impl fmt::Debug for Msg {
+    /// Shows the length, the MORE flag and at most the first 32 payload
+    /// bytes, escaped.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SHOWN: usize = 32;
+        let data = self.as_slice();
+        let head = &data[..data.len().min(SHOWN)];
+        let mut shown = String::with_capacity(head.len() + 2);
+        for &b in head {
+            shown.extend(std::ascii::escape_default(b).map(char::from));
+        }
+        if data.len() > SHOWN {
+            shown.push_str("..");
+        }
+        f.debug_struct("Msg")
+            .field("len", &data.len())
+            .field("more", &self.more)
+            .field("data", &format_args!("b\"{shown}\""))
+            .finish()
+    }
+}
+
+impl From<&[u8]> for Msg {
+    #[inline]
+    fn from(data: &[u8]) -> Msg {
+        Msg::from_slice(data)
+    }
+}
+
+impl<const N: usize> From<&[u8; N]> for Msg {
+    #[inline]
+    fn from(data: &[u8; N]) -> Msg {
+        Msg::from_slice(data)
+    }
+}
+
+impl From<&str> for Msg {
+    #[inline]
+    fn from(data: &str) -> Msg {
+        Msg::from_slice(data.as_bytes())
+    }
+}
+
+impl From<Vec<u8>> for Msg {
+    /// Small vectors are copied inline; large ones become `Bytes` without a
+    /// copy.
+    #[inline]
+    fn from(data: Vec<u8>) -> Msg {
+        if data.len() <= Msg::INLINE_CAP {
+            Msg::inline(&data)
+        } else {
+            Msg {
+                repr: Repr::Shared(Bytes::from(data)),
+                more: false,
+            }
+        }
+    }
+}
+
+impl From<String> for Msg {
+    #[inline]
+    fn from(data: String) -> Msg {
+        Msg::from(data.into_bytes())
+    }
+}
+
+impl From<Bytes> for Msg {
+    /// Small payloads are copied inline (dropping the reference); large ones
+    /// keep the buffer.
+    #[inline]
+    fn from(data: Bytes) -> Msg {
+        if data.len() <= Msg::INLINE_CAP {
+            Msg::inline(&data)
+        } else {
+            Msg {
+                repr: Repr::Shared(data),
+                more: false,
+            }
+        }
+    }
+}
+
+impl From<Msg> for Bytes {
+    #[inline]
+    fn from(m: Msg) -> Bytes {
+        m.into_bytes()
+    }
+}
+
+/// The frames of one message, in order. Up to four frames are stored without
+/// a heap allocation.
+///
+/// [`Multipart::push`] and the conversions keep the MORE flags consistent:
+/// set on every frame but the last.
+///
+/// ```
+/// use ringmq::msg::{Msg, Multipart};
+///
+/// let mp: Multipart = ["id", "", "payload"].into_iter().collect();
+/// assert_eq!(mp.len(), 3);
+/// assert!(mp[0].more() && mp[1].more() && !mp[2].more());
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Multipart(SmallVec<[Msg; 4]>);
+
+impl Multipart {
+    /// An empty message.
+    pub fn new() -> Multipart {
+        Multipart(SmallVec::new())
+    }
+
+    /// Appends a frame, setting MORE on the previous last frame and clearing
+    /// it on the new one.
+    pub fn push(&mut self, msg: impl Into<Msg>) {
+        if let Some(last) = self.0.last_mut() {
+            last.set_more(true);
+        }
+        self.0.push(msg.into().with_more(false));
+    }
+
+    /// Removes and returns the first frame, if any.
+    pub fn pop_front(&mut self) -> Option<Msg> {
+        if self.0.is_empty() {
+            None
+        } else {
+            Some(self.0.remove(0))
+        }
+    }
+
+    /// Sets MORE on every frame but the last, and clears it on the last.
+    pub fn fix_more_flags(&mut self) {
+        let n = self.0.len();
+        for (i, m) in self.0.iter_mut().enumerate() {
+            m.set_more(i + 1 < n);
+        }
+    }
+
+    /// The total payload size of all frames.
+    pub fn total_len(&self) -> usize {
+        self.0.iter().map(Msg::len).sum()
+    }
+
+    /// The frames as a `Vec`.
+    pub fn into_vec(self) -> Vec<Msg> {
+        self.0.into_vec()
+    }
+}
+
+impl fmt::Debug for Multipart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.iter()).finish()
+    }
+}
+
+impl Deref for Multipart {
+    type Target = [Msg];
+    fn deref(&self) -> &[Msg] {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Multipart {
+    fn deref_mut(&mut self) -> &mut [Msg] {
+        &mut self.0
+    }
+}
+
+impl From<Vec<Msg>> for Multipart {
+    /// Takes the frames in order and makes the MORE flags consistent.
+    fn from(v: Vec<Msg>) -> Multipart {
+        let mut mp = Multipart(SmallVec::from_vec(v));
+        mp.fix_more_flags();
+        mp
+    }
+}
+
+impl From<Multipart> for Vec<Msg> {
+    fn from(mp: Multipart) -> Vec<Msg> {
+        mp.into_vec()
+    }
+}
+
+impl<M: Into<Msg>> FromIterator<M> for Multipart {
+    fn from_iter<I: IntoIterator<Item = M>>(iter: I) -> Multipart {
+        let mut mp = Multipart(iter.into_iter().map(Into::into).collect());
+        mp.fix_more_flags();
+        mp
+    }
+}
+
+impl<M: Into<Msg>> Extend<M> for Multipart {
+    fn extend<I: IntoIterator<Item = M>>(&mut self, iter: I) {
+        for m in iter {
+            self.push(m);
+        }
+    }
+}
+
+impl IntoIterator for Multipart {
+    type Item = Msg;
+    type IntoIter = smallvec::IntoIter<[Msg; 4]>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Multipart {
+    type Item = &'a Msg;
+    type IntoIter = std::slice::Iter<'a, Msg>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_is_bounded() {
+        assert!(
+            std::mem::size_of::<Msg>() <= 80,
+            "{}",
+            std::mem::size_of::<Msg>()
+        );
+    }
+
+    #[test]
+    fn inline_threshold() {
+        let at = Msg::from(vec![1u8; Msg::INLINE_CAP]);
+        assert!(at.is_inline());
+        assert_eq!(at.len(), 64);
+        let over = Msg::from(vec![1u8; Msg::INLINE_CAP + 1]);
+        assert!(!over.is_inline());
+        assert_eq!(over.len(), 65);
+        assert!(Msg::from(Bytes::from_static(&[3; 10])).is_inline());
+        assert!(!Msg::from_shared(&Bytes::from(vec![3; 100])).is_inline());
+    }
+
+    #[test]
+    fn conversions_agree() {
+        let a = Msg::from("abc");
+        assert_eq!(a, Msg::from(&b"abc"[..]));
+        assert_eq!(a, Msg::from(b"abc"));
+        assert_eq!(a, Msg::from(String::from("abc")));
+        assert_eq!(a, Msg::from(vec![b'a', b'b', b'c']));
+        assert_eq!(a, Msg::from(Bytes::from_static(b"abc")));
+        assert_ne!(a, a.clone().with_more(true));
+        assert_eq!(a.clone().into_bytes(), Bytes::from_static(b"abc"));
+        assert_eq!(Msg::default().len(), 0);
+        assert!(Msg::new().is_empty());
+    }
+
+    #[test]
+    fn split_from_is_zero_copy_for_large() {
+        let mut buf = BytesMut::from(&vec![9u8; 300][..]);
+        let base = buf.as_ptr();
+        let small = Msg::split_from(&mut buf, 10).unwrap();
+        assert!(small.is_inline());
+        let big = Msg::split_from(&mut buf, 200).unwrap();
+        assert_eq!(big.as_ptr(), base.wrapping_add(10));
+        assert_eq!(buf.len(), 90);
+        assert!(Msg::split_from(&mut buf, 91).is_none());
+        assert_eq!(buf.len(), 90);
+    }
+
+    #[test]
+    fn debug_is_abbreviated() {
+        let s = format!("{:?}", Msg::from(vec![b'x'; 1000]));
+        assert!(s.len() < 120, "{s}");
+        assert!(s.contains("len: 1000"));
+        assert!(s.contains(".."));
+    }
+
+    #[test]
+    fn multipart_flags() {
+        let mut mp = Multipart::new();
+        mp.push("a".to_string());
+        mp.push(Msg::from("b").with_more(true));
+        assert!(mp[0].more());
+        assert!(!mp[1].more());
+        let v: Vec<Msg> = vec![Msg::from("x"), Msg::from("y"), Msg::from("z")];
+        let mp2 = Multipart::from(v);
+        assert_eq!(
+            mp2.iter().map(Msg::more).collect::<Vec<_>>(),
+            [true, true, false]
+        );
+        assert_eq!(mp2.total_len(), 3);
+        let mut mp3 = mp2.clone();
+        assert_eq!(mp3.pop_front().unwrap(), Msg::from("x").with_more(true));
+        assert_eq!(mp3.len(), 2);
+        assert_eq!(mp2.into_vec().len(), 3);
+    }
+}

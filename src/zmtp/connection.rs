@@ -1,0 +1,552 @@
+//! One ZMTP connection as a sans-I/O state machine.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::command::{
+    encode_command, encode_error, encode_ping, encode_pong, Command, CommandName, Metadata,
+};
+use super::frame::{Frame, FrameDecoder};
+use super::greeting::{Greeting, MechanismName, GREETING_LEN};
+use super::mechanism::{HandshakeCtx, Handshaker, Mechanism, PeerReady};
+use super::outbuf::OutBuf;
+use super::{Error, SocketType};
+use crate::msg::Msg;
+
+/// Handshake command frames above this size are refused (they only carry
+/// metadata or credentials).
+pub const MAX_HANDSHAKE_COMMAND: u64 = 1 << 20;
+
+/// The smallest reservation [`Connection::recv_reserve_hint`] suggests.
+pub const READ_CHUNK: usize = 64 * 1024;
+
+/// The largest reservation [`Connection::recv_reserve_hint`] suggests, so a
+/// declared frame size never turns into one huge allocation.
+pub const MAX_READ_RESERVE: usize = 1 << 20;
+
+/// The default handshake timeout (libzmq's `ZMQ_HANDSHAKE_IVL`).
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The settings of one end of a connection.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Our socket type, sent as `Socket-Type` and checked against the peer's.
+    pub socket_type: SocketType,
+    /// Our routing id, sent as `Identity` by REQ, DEALER and ROUTER (empty
+    /// when `None`), as libzmq does. At most 255 bytes.
+    pub identity: Option<Bytes>,
+    /// The security mechanism.
+    pub mechanism: Mechanism,
+    /// The largest frame accepted from the peer (`None`: no limit), libzmq's
+    /// `ZMQ_MAXMSGSIZE`.
+    pub max_msg_size: Option<u64>,
+    /// Extra metadata sent in READY/INITIATE (application properties should
+    /// be named `X-...`). `Socket-Type` and `Identity` are reserved.
+    pub properties: Metadata,
+    /// The handshake must finish within this time (`None`: no limit).
+    pub handshake_timeout: Option<Duration>,
+    /// Send a PING this often once ready (`None`: no heartbeats).
+    pub heartbeat_ivl: Option<Duration>,
+    /// Close when nothing arrives this long after a PING (default: the
+    /// interval).
+    pub heartbeat_timeout: Option<Duration>,
+    /// The TTL put into our PINGs (whole deciseconds, at most 6553.5 s).
+    pub heartbeat_ttl: Option<Duration>,
+    /// The peer's address, handed to a PLAIN authenticator.
+    pub peer_address: Option<String>,
+    /// The minor version we advertise: 1 (ZMTP 3.1, the default) or 0 (act
+    /// as a ZMTP 3.0 peer: subscriptions are sent as messages).
+    pub zmtp_minor: u8,
+}
+
+impl Config {
+    /// Defaults for a socket type: NULL mechanism, no identity, no size
+    /// limit, 30 s handshake timeout, no heartbeats, ZMTP 3.1.
+    pub fn new(socket_type: SocketType) -> Config {
+        Config {
+            socket_type,
+            identity: None,
+            mechanism: Mechanism::Null,
+            max_msg_size: None,
+            properties: Metadata::new(),
+            handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
+            heartbeat_ivl: None,
+            heartbeat_timeout: None,
+            heartbeat_ttl: None,
+            peer_address: None,
+            zmtp_minor: 1,
+        }
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        self.mechanism.validate()?;
+        self.properties.validate()?;
+        if self.identity.as_ref().is_some_and(|i| i.len() > 255) {
+            return Err(Error::InvalidConfig("identity longer than 255 bytes"));
+        }
+        if self.properties.iter().any(|(n, _)| {
+            n.eq_ignore_ascii_case("Socket-Type") || n.eq_ignore_ascii_case("Identity")
+        }) {
+            return Err(Error::InvalidConfig(
+                "Socket-Type and Identity are set by the connection",
+            ));
+        }
+        if self.zmtp_minor > 1 {
+            return Err(Error::InvalidConfig("zmtp_minor must be 0 or 1"));
+        }
+        if self.heartbeat_ivl.is_some_and(|d| d.is_zero()) {
+            return Err(Error::InvalidConfig("heartbeat interval must be positive"));
+        }
+        Ok(())
+    }
+
+    fn encode_metadata(&self) -> Bytes {
+        let mut md = Metadata::new();
+        md.insert("Socket-Type", self.socket_type.as_str());
+        if self.socket_type.sends_identity() {
+            md.insert("Identity", self.identity.clone().unwrap_or_default());
+        }
+        let mut b = md.encode();
+        self.properties.encode_into(&mut b);
+        b.freeze()
+    }
+}
+
+/// What the peer told us in its handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// The peer's socket type.
+    pub socket_type: SocketType,
+    /// The peer's `Identity` property, if it sent one.
+    pub identity: Option<Bytes>,
+    /// All properties the peer sent (including `Socket-Type`, `Identity`).
+    pub properties: Metadata,
+    /// The minor version we speak with the peer: 0 (ZMTP 3.0) or 1 (3.1).
+    pub minor_version: u8,
+    /// The user id the PLAIN authenticator returned (server side only).
+    pub user_id: Option<String>,
+}
+
+/// Something the connection reports to its driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The handshake finished; messages may flow both ways.
+    Ready(PeerInfo),
+    /// One message frame; [`Msg::more`] says whether more frames of the
+    /// same message follow.
+    Message(Msg),
+    /// The peer subscribed to a topic: a SUBSCRIBE command, or (only on PUB
+    /// and XPUB connections) a single-frame message starting with `0x01`.
+    Subscribe(Bytes),
+    /// The peer cancelled a subscription: a CANCEL command, or (only on PUB
+    /// and XPUB connections) a single-frame message starting with `0x00`.
+    Cancel(Bytes),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Greeting,
+    Handshake,
+    Ready,
+    Failed,
+}
+
+/// One ZMTP connection: bytes in, events and bytes out.
+///
+/// See the [module documentation](super) for how a driver uses it.
+pub struct Connection {
+    state: State,
+    socket_type: SocketType,
+    our_minor: u8,
+    mechanism_name: MechanismName,
+    handshaker: Box<dyn Handshaker>,
+    metadata: Bytes,
+    peer_address: Option<String>,
+    decoder: FrameDecoder,
+    out: OutBuf,
+    events: VecDeque<Event>,
+    peer_minor: u8,
+    in_multipart: bool,
+    handshake_deadline: Option<Instant>,
+    heartbeat_ivl: Option<Duration>,
+    heartbeat_timeout: Option<Duration>,
+    heartbeat_ttl: u16,
+    next_ping: Option<Instant>,
+    ping_deadline: Option<Instant>,
+    ttl_deadline: Option<Instant>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("state", &self.state)
+            .field("socket_type", &self.socket_type)
+            .field("mechanism", &self.mechanism_name)
+            .field("peer_minor", &self.peer_minor)
+            .field("pending_out", &self.out.len())
+            .field("pending_events", &self.events.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// Starts a connection at time `now`: the full greeting is queued for
+    /// transmit at once.
+    pub fn new(config: Config, now: Instant) -> Result<Connection, Error> {
+        config.validate()?;
+        let mechanism_name = config.mechanism.name();
+        let greeting = Greeting {
+            major: 3,
+            minor: config.zmtp_minor,
+            mechanism: mechanism_name,
+            as_server: config.mechanism.is_server(),
+        };
+        let mut out = OutBuf::new();
+        out.bytes_mut().extend_from_slice(&greeting.encode());
+        let mut decoder = FrameDecoder::new(config.max_msg_size);
+        decoder.set_max_command_size(Some(MAX_HANDSHAKE_COMMAND));
+        let ttl_ds = config
+            .heartbeat_ttl
+            .map_or(0, |d| (d.as_millis() / 100).min(u16::MAX as u128) as u16);
+        Ok(Connection {
+            state: State::Greeting,
+            socket_type: config.socket_type,
+            our_minor: config.zmtp_minor,
+            mechanism_name,
+            handshaker: config.mechanism.handshaker(),
+            metadata: config.encode_metadata(),
+            peer_address: config.peer_address,
+            decoder,
+            out,
+            events: VecDeque::new(),
+            peer_minor: 1,
+            in_multipart: false,
+            handshake_deadline: config.handshake_timeout.map(|t| now + t),
+            heartbeat_ivl: config.heartbeat_ivl,
+            heartbeat_timeout: config.heartbeat_timeout.or(config.heartbeat_ivl),
+            heartbeat_ttl: ttl_ds,
+            next_ping: None,
+            ping_deadline: None,
+            ttl_deadline: None,
+        })
+    }
+
+    /// Whether the handshake finished and the connection has not failed.
+    pub fn is_ready(&self) -> bool {
+        self.state == State::Ready
+    }
+
+    /// Whether the connection failed; only flushing the transmit buffer is
+    /// left to do.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Failed
+    }
+
+    /// The minor version spoken with the peer, once its greeting arrived.
+    pub fn peer_minor_version(&self) -> Option<u8> {
+        match self.state {
+            State::Greeting => None,
+            _ => Some(self.peer_minor),
+        }
+    }
+
+    /// How many bytes the driver should reserve in its read buffer before
+    /// the next read: at least [`READ_CHUNK`], more when a large frame is
+    /// partly received, never more than [`MAX_READ_RESERVE`].
+    pub fn recv_reserve_hint(&self, rx: &[u8]) -> usize {
+        match self.state {
+            State::Ready | State::Handshake => self
+                .decoder
+                .bytes_needed(rx)
+                .clamp(READ_CHUNK, MAX_READ_RESERVE),
+            _ => READ_CHUNK,
+        }
+    }
+
+    /// Consumes whatever complete greeting, commands and frames `rx` holds,
+    /// leaving a partial frame in it for the next call. The result is the
+    /// same however the byte stream is split across calls.
+    ///
+    /// On error the connection is closed; if the protocol calls for it an
+    /// ERROR command has been queued, so flush [`Connection::transmit`]
+    /// before dropping the stream.
+    pub fn handle_input(&mut self, rx: &mut BytesMut, now: Instant) -> Result<(), Error> {
+        if self.state == State::Failed {
+            return Err(Error::Closed);
+        }
+        let r = self.process_input(rx, now);
+        if let Err(e) = &r {
+            self.fail(e);
+        }
+        r
+    }
+
+    fn fail(&mut self, e: &Error) {
+        if self.state == State::Handshake {
+            if let Some(reason) = e.error_command_reason() {
+                encode_error(self.out.bytes_mut(), &reason);
+            }
+        }
+        self.state = State::Failed;
+        self.handshake_deadline = None;
+        self.next_ping = None;
+        self.ping_deadline = None;
+        self.ttl_deadline = None;
+    }
+
+    fn process_input(&mut self, rx: &mut BytesMut, now: Instant) -> Result<(), Error> {
+        if self.state == State::Greeting {
+            let n = rx.len().min(GREETING_LEN);
+            Greeting::check_prefix(&rx[..n])?;
+            if rx.len() < GREETING_LEN {
+                return Ok(());
+            }
+            let g = Greeting::parse(&rx[..GREETING_LEN])?;
+            rx.advance(GREETING_LEN);
+            if g.mechanism != self.mechanism_name {
+                return Err(Error::MechanismMismatch {
+                    ours: self.mechanism_name.as_str(),
+                    theirs: g.mechanism.as_str(),
+                });
+            }
+            self.peer_minor = g.effective_minor().min(self.our_minor);
+            self.state = State::Handshake;
+            let ctx = HandshakeCtx {
+                socket_type: self.socket_type,
+                metadata: &self.metadata,
+                peer_address: self.peer_address.as_deref(),
+            };
+            self.handshaker.start(&ctx, self.out.bytes_mut());
+        }
+        while let Some(frame) = self.decoder.decode(rx)? {
+            match self.state {
+                State::Handshake => self.on_handshake_frame(frame, now)?,
+                _ => self.on_frame(frame, now)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn on_handshake_frame(&mut self, frame: Frame, now: Instant) -> Result<(), Error> {
+        let Frame::Command(body) = frame else {
+            return Err(Error::UnexpectedMessage);
+        };
+        let cmd = Command::parse(body)?;
+        if cmd.known == Some(CommandName::Error) {
+            return Err(Error::PeerError(cmd.error_reason()?));
+        }
+        let ctx = HandshakeCtx {
+            socket_type: self.socket_type,
+            metadata: &self.metadata,
+            peer_address: self.peer_address.as_deref(),
+        };
+        if let Some(peer) = self
+            .handshaker
+            .on_command(&cmd, &ctx, self.out.bytes_mut())?
+        {
+            self.become_ready(peer, now);
+        }
+        Ok(())
+    }
+
+    fn become_ready(&mut self, peer: PeerReady, now: Instant) {
+        self.state = State::Ready;
+        self.decoder.set_max_command_size(None);
+        self.handshake_deadline = None;
+        self.next_ping = self.heartbeat_ivl.map(|ivl| now + ivl);
+        self.events.push_back(Event::Ready(PeerInfo {
+            socket_type: peer.socket_type,
+            identity: peer.identity,
+            properties: peer.metadata,
+            minor_version: self.peer_minor,
+            user_id: peer.user_id,
+        }));
+    }
+
+    fn on_frame(&mut self, frame: Frame, now: Instant) -> Result<(), Error> {
+        // Any traffic proves the peer alive (libzmq cancels both timers on
+        // every decoded frame).
+        self.ping_deadline = None;
+        self.ttl_deadline = None;
+        match frame {
+            Frame::Message(m) => {
+                let first = !self.in_multipart;
+                self.in_multipart = m.more();
+                let sub_form = first
+                    && !m.more()
+                    && matches!(self.socket_type, SocketType::Pub | SocketType::XPub)
+                    && matches!(m.first(), Some(0 | 1));
+                if sub_form {
+                    let subscribe = m[0] == 1;
+                    let topic = m.into_bytes().slice(1..);
+                    self.events.push_back(if subscribe {
+                        Event::Subscribe(topic)
+                    } else {
+                        Event::Cancel(topic)
+                    });
+                } else {
+                    self.events.push_back(Event::Message(m));
+                }
+            }
+            Frame::Command(body) => {
+                let cmd = Command::parse(body)?;
+                match cmd.known {
+                    Some(CommandName::Subscribe) => {
+                        self.events.push_back(Event::Subscribe(cmd.data));
+                    }
+                    Some(CommandName::Cancel) => self.events.push_back(Event::Cancel(cmd.data)),
+                    Some(CommandName::Ping) => {
+                        let (ttl, context) = cmd.ping()?;
+                        encode_pong(self.out.bytes_mut(), &context);
+                        if ttl > 0 {
+                            self.ttl_deadline =
+                                Some(now + Duration::from_millis(u64::from(ttl) * 100));
+                        }
+                    }
+                    Some(CommandName::Pong) => {}
+                    Some(CommandName::Error) => {
+                        return Err(Error::PeerError(cmd.error_reason()?));
+                    }
+                    Some(k) if k.is_handshake() => {
+                        return Err(Error::UnexpectedCommand(cmd.name_lossy()));
+                    }
+                    // Unknown commands are ignored, as libzmq does.
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The next event, if any.
+    #[inline]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The bytes waiting to be written (greeting, handshake, frames).
+    /// Write them with [`OutBuf::write_to`] or `writev` over
+    /// [`bytes::Buf::chunks_vectored`], then [`bytes::Buf::advance`].
+    #[inline]
+    pub fn transmit(&mut self) -> &mut OutBuf {
+        &mut self.out
+    }
+
+    /// Whether bytes are waiting to be written.
+    #[inline]
+    pub fn wants_write(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    fn check_ready(&self) -> Result<(), Error> {
+        match self.state {
+            State::Ready => Ok(()),
+            State::Failed => Err(Error::Closed),
+            _ => Err(Error::NotReady),
+        }
+    }
+
+    /// Encodes one message frame with its own MORE flag.
+    #[inline]
+    pub fn send_msg(&mut self, msg: &Msg) -> Result<(), Error> {
+        self.check_ready()?;
+        self.out.push_msg(msg, msg.more());
+        Ok(())
+    }
+
+    /// Encodes a whole message: MORE on every frame but the last, whatever
+    /// the frames' own flags say.
+    pub fn send_multipart(&mut self, frames: &[Msg]) -> Result<(), Error> {
+        self.check_ready()?;
+        for (i, m) in frames.iter().enumerate() {
+            self.out.push_msg(m, i + 1 < frames.len());
+        }
+        Ok(())
+    }
+
+    fn send_subscription(&mut self, subscribe: bool, topic: &[u8]) -> Result<(), Error> {
+        self.check_ready()?;
+        let b = self.out.bytes_mut();
+        if self.peer_minor >= 1 {
+            let name = if subscribe {
+                CommandName::Subscribe
+            } else {
+                CommandName::Cancel
+            };
+            encode_command(b, name.as_bytes(), &[topic]);
+        } else {
+            super::frame::encode_header(b, false, false, 1 + topic.len());
+            b.extend_from_slice(&[subscribe as u8]);
+            b.extend_from_slice(topic);
+        }
+        Ok(())
+    }
+
+    /// Subscribes to `topic` in the form the peer understands: a SUBSCRIBE
+    /// command for ZMTP 3.1, a message `0x01 + topic` for 3.0. Call it
+    /// between messages, not in the middle of a multipart one.
+    pub fn send_subscribe(&mut self, topic: &[u8]) -> Result<(), Error> {
+        self.send_subscription(true, topic)
+    }
+
+    /// Cancels a subscription: a CANCEL command for ZMTP 3.1, a message
+    /// `0x00 + topic` for 3.0.
+    pub fn send_cancel(&mut self, topic: &[u8]) -> Result<(), Error> {
+        self.send_subscription(false, topic)
+    }
+
+    /// Sends a PING with a TTL in deciseconds and a context (cut to 16
+    /// bytes). The PONG is consumed silently.
+    pub fn send_ping(&mut self, ttl_deciseconds: u16, context: &[u8]) -> Result<(), Error> {
+        self.check_ready()?;
+        encode_ping(self.out.bytes_mut(), ttl_deciseconds, context);
+        Ok(())
+    }
+
+    /// The earliest time [`Connection::handle_timeout`] has work to do: the
+    /// handshake deadline, the next heartbeat, or a liveness deadline.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.handshake_deadline,
+            self.next_ping,
+            self.ping_deadline,
+            self.ttl_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Runs the timers due at `now`: fails a handshake past its deadline or
+    /// a peer silent past its heartbeat timeout or TTL, and queues a PING
+    /// when one is due.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        if self.state == State::Failed {
+            return Err(Error::Closed);
+        }
+        let expired = |d: Option<Instant>| d.is_some_and(|d| d <= now);
+        let err = if expired(self.handshake_deadline) {
+            Some(Error::HandshakeTimeout)
+        } else if expired(self.ping_deadline) || expired(self.ttl_deadline) {
+            Some(Error::HeartbeatTimeout)
+        } else {
+            None
+        };
+        if let Some(e) = err {
+            self.fail(&e);
+            return Err(e);
+        }
+        if let (Some(at), Some(ivl)) = (self.next_ping, self.heartbeat_ivl) {
+            if at <= now {
+                encode_ping(self.out.bytes_mut(), self.heartbeat_ttl, &[]);
+                self.next_ping = Some(now + ivl);
+                if self.ping_deadline.is_none() {
+                    self.ping_deadline = self.heartbeat_timeout.map(|t| now + t);
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,351 @@
+//! Security mechanisms: NULL (RFC 23 §NULL) and PLAIN (RFC 24).
+//!
+//! Each mechanism is a [`Handshaker`]: it queues its first commands when the
+//! greeting exchange is done, then consumes the peer's handshake commands
+//! until it can report the peer's metadata. A further mechanism (CURVE,
+//! behind a cargo feature) is one more implementation of the trait plus one
+//! more [`Mechanism`] variant; the connection does not change.
+
+use std::fmt;
+
+use bytes::{Bytes, BytesMut};
+
+use super::command::{encode_command, Command, CommandName, Metadata};
+use super::greeting::MechanismName;
+use super::{Error, SocketType};
+use crate::sync::StdArc;
+
+/// What a PLAIN server hands its [`Authenticator`].
+#[derive(Debug, Clone, Copy)]
+pub struct PlainCredentials<'a> {
+    /// The user name from the client's HELLO.
+    pub username: &'a [u8],
+    /// The password from the client's HELLO.
+    pub password: &'a [u8],
+    /// The peer's address, as given in [`Config::peer_address`].
+    ///
+    /// [`Config::peer_address`]: super::Config::peer_address
+    pub peer_address: Option<&'a str>,
+}
+
+/// A refusal from an [`Authenticator`], with a ZAP status code (RFC 27).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthStatus(pub u16);
+
+impl AuthStatus {
+    /// Temporary failure: the connection is closed without an ERROR command.
+    pub const TEMPORARY: AuthStatus = AuthStatus(300);
+    /// Credentials refused: ERROR `400` is sent.
+    pub const DENIED: AuthStatus = AuthStatus(400);
+    /// Internal error of the authenticator: ERROR `500` is sent.
+    pub const INTERNAL: AuthStatus = AuthStatus(500);
+}
+
+/// The hook a PLAIN server uses to check credentials. It returns the user id
+/// to attach to the peer's messages, or a refusal.
+pub type Authenticator =
+    StdArc<dyn Fn(&PlainCredentials<'_>) -> Result<String, AuthStatus> + Send + Sync>;
+
+/// The security mechanism of one end of a connection.
+///
+/// ```
+/// use ringmq::zmtp::{AuthStatus, Mechanism};
+///
+/// let client = Mechanism::plain_client("admin", "secret");
+/// let server = Mechanism::plain_server(|c| {
+///     if c.username == b"admin" && c.password == b"secret" {
+///         Ok("admin".to_string())
+///     } else {
+///         Err(AuthStatus::DENIED)
+///     }
+/// });
+/// assert!(!client.is_server() && server.is_server());
+/// ```
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub enum Mechanism {
+    /// No security.
+    #[default]
+    Null,
+    /// PLAIN client: sends these credentials.
+    PlainClient {
+        /// User name, at most 255 bytes.
+        username: Bytes,
+        /// Password, at most 255 bytes.
+        password: Bytes,
+    },
+    /// PLAIN server: checks credentials with the authenticator.
+    PlainServer {
+        /// The credential check.
+        authenticator: Authenticator,
+    },
+}
+
+impl fmt::Debug for Mechanism {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mechanism::Null => f.write_str("Null"),
+            Mechanism::PlainClient { username, .. } => f
+                .debug_struct("PlainClient")
+                .field("username", username)
+                .finish_non_exhaustive(),
+            Mechanism::PlainServer { .. } => f.write_str("PlainServer"),
+        }
+    }
+}
+
+impl Mechanism {
+    /// A PLAIN client with these credentials.
+    pub fn plain_client(username: impl Into<Bytes>, password: impl Into<Bytes>) -> Mechanism {
+        Mechanism::PlainClient {
+            username: username.into(),
+            password: password.into(),
+        }
+    }
+
+    /// A PLAIN server checking credentials with `f`.
+    pub fn plain_server<F>(f: F) -> Mechanism
+    where
+        F: Fn(&PlainCredentials<'_>) -> Result<String, AuthStatus> + Send + Sync + 'static,
+    {
+        Mechanism::PlainServer {
+            authenticator: StdArc::new(f),
+        }
+    }
+
+    /// The name in the greeting.
+    pub fn name(&self) -> MechanismName {
+        match self {
+            Mechanism::Null => MechanismName::Null,
+            Mechanism::PlainClient { .. } | Mechanism::PlainServer { .. } => MechanismName::Plain,
+        }
+    }
+
+    /// Whether this end is the mechanism's server (as-server in the
+    /// greeting).
+    pub fn is_server(&self) -> bool {
+        matches!(self, Mechanism::PlainServer { .. })
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        if let Mechanism::PlainClient { username, password } = self {
+            if username.len() > 255 || password.len() > 255 {
+                return Err(Error::InvalidConfig(
+                    "PLAIN user name and password must be at most 255 bytes",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn handshaker(&self) -> Box<dyn Handshaker> {
+        match self {
+            Mechanism::Null => Box::new(NullHandshake { done: false }),
+            Mechanism::PlainClient { username, password } => Box::new(PlainClientHandshake {
+                username: username.clone(),
+                password: password.clone(),
+                state: PlainClientState::SentHello,
+            }),
+            Mechanism::PlainServer { authenticator } => Box::new(PlainServerHandshake {
+                authenticator: authenticator.clone(),
+                state: PlainServerState::AwaitHello,
+                user_id: None,
+            }),
+        }
+    }
+}
+
+/// What the connection gives a mechanism.
+pub(crate) struct HandshakeCtx<'a> {
+    /// Our socket type.
+    pub socket_type: SocketType,
+    /// Our encoded metadata (READY/INITIATE body after the name).
+    pub metadata: &'a [u8],
+    /// The peer's address, for the authenticator.
+    pub peer_address: Option<&'a str>,
+}
+
+/// The result of a finished handshake.
+#[derive(Debug)]
+pub(crate) struct PeerReady {
+    pub socket_type: SocketType,
+    pub identity: Option<Bytes>,
+    pub metadata: Metadata,
+    pub user_id: Option<String>,
+}
+
+/// One side of a mechanism's handshake.
+pub(crate) trait Handshaker: Send {
+    /// Queues the commands this side sends first.
+    fn start(&mut self, ctx: &HandshakeCtx<'_>, out: &mut BytesMut);
+    /// Consumes one handshake command from the peer (never ERROR, which the
+    /// connection handles). `Ok(Some(_))` ends the handshake.
+    fn on_command(
+        &mut self,
+        cmd: &Command,
+        ctx: &HandshakeCtx<'_>,
+        out: &mut BytesMut,
+    ) -> Result<Option<PeerReady>, Error>;
+}
+
+/// Validates the peer's metadata: a known, compatible `Socket-Type` is
+/// required; `Identity`, if present, must be at most 255 bytes.
+pub(crate) fn check_peer_metadata(
+    ours: SocketType,
+    data: &Bytes,
+    user_id: Option<String>,
+) -> Result<PeerReady, Error> {
+    let metadata = Metadata::parse(data)?;
+    let Some(st) = metadata.get("Socket-Type") else {
+        return Err(Error::BadMetadata("missing Socket-Type"));
+    };
+    let incompatible = || Error::IncompatibleSocketType {
+        ours: ours.as_str(),
+        theirs: String::from_utf8_lossy(st).into_owned(),
+    };
+    let socket_type = SocketType::parse(st).ok_or_else(incompatible)?;
+    if !ours.is_compatible(socket_type) {
+        return Err(incompatible());
+    }
+    let identity = metadata.get("Identity").cloned();
+    if identity.as_ref().is_some_and(|i| i.len() > 255) {
+        return Err(Error::BadMetadata("Identity longer than 255 bytes"));
+    }
+    Ok(PeerReady {
+        socket_type,
+        identity,
+        metadata,
+        user_id,
+    })
+}
+
+fn unexpected(cmd: &Command) -> Error {
+    Error::UnexpectedCommand(cmd.name_lossy())
+}
+
+struct NullHandshake {
+    done: bool,
+}
+
+impl Handshaker for NullHandshake {
+    fn start(&mut self, ctx: &HandshakeCtx<'_>, out: &mut BytesMut) {
+        encode_command(out, CommandName::Ready.as_bytes(), &[ctx.metadata]);
+    }
+
+    fn on_command(
+        &mut self,
+        cmd: &Command,
+        ctx: &HandshakeCtx<'_>,
+        _out: &mut BytesMut,
+    ) -> Result<Option<PeerReady>, Error> {
+        if self.done || cmd.known != Some(CommandName::Ready) {
+            return Err(unexpected(cmd));
+        }
+        let peer = check_peer_metadata(ctx.socket_type, &cmd.data, None)?;
+        self.done = true;
+        Ok(Some(peer))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PlainClientState {
+    SentHello,
+    SentInitiate,
+    Done,
+}
+
+struct PlainClientHandshake {
+    username: Bytes,
+    password: Bytes,
+    state: PlainClientState,
+}
+
+impl Handshaker for PlainClientHandshake {
+    fn start(&mut self, _ctx: &HandshakeCtx<'_>, out: &mut BytesMut) {
+        encode_command(
+            out,
+            CommandName::Hello.as_bytes(),
+            &[
+                &[self.username.len() as u8],
+                &self.username,
+                &[self.password.len() as u8],
+                &self.password,
+            ],
+        );
+    }
+
+    fn on_command(
+        &mut self,
+        cmd: &Command,
+        ctx: &HandshakeCtx<'_>,
+        out: &mut BytesMut,
+    ) -> Result<Option<PeerReady>, Error> {
+        match (self.state, cmd.known) {
+            (PlainClientState::SentHello, Some(CommandName::Welcome)) => {
+                if !cmd.data.is_empty() {
+                    return Err(Error::MalformedCommand("PLAIN WELCOME with data"));
+                }
+                encode_command(out, CommandName::Initiate.as_bytes(), &[ctx.metadata]);
+                self.state = PlainClientState::SentInitiate;
+                Ok(None)
+            }
+            (PlainClientState::SentInitiate, Some(CommandName::Ready)) => {
+                let peer = check_peer_metadata(ctx.socket_type, &cmd.data, None)?;
+                self.state = PlainClientState::Done;
+                Ok(Some(peer))
+            }
+            _ => Err(unexpected(cmd)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PlainServerState {
+    AwaitHello,
+    AwaitInitiate,
+    Done,
+}
+
+struct PlainServerHandshake {
+    authenticator: Authenticator,
+    state: PlainServerState,
+    user_id: Option<String>,
+}
+
+impl Handshaker for PlainServerHandshake {
+    fn start(&mut self, _ctx: &HandshakeCtx<'_>, _out: &mut BytesMut) {}
+
+    fn on_command(
+        &mut self,
+        cmd: &Command,
+        ctx: &HandshakeCtx<'_>,
+        out: &mut BytesMut,
+    ) -> Result<Option<PeerReady>, Error> {
+        match (self.state, cmd.known) {
+            (PlainServerState::AwaitHello, Some(CommandName::Hello)) => {
+                let (username, password) = cmd.plain_hello()?;
+                let creds = PlainCredentials {
+                    username: &username,
+                    password: &password,
+                    peer_address: ctx.peer_address,
+                };
+                match (self.authenticator)(&creds) {
+                    Ok(user_id) => {
+                        self.user_id = Some(user_id);
+                        encode_command(out, CommandName::Welcome.as_bytes(), &[]);
+                        self.state = PlainServerState::AwaitInitiate;
+                        Ok(None)
+                    }
+                    Err(AuthStatus(status)) => Err(Error::AuthFailed { status }),
+                }
+            }
+            (PlainServerState::AwaitInitiate, Some(CommandName::Initiate)) => {
+                let peer = check_peer_metadata(ctx.socket_type, &cmd.data, self.user_id.take())?;
+                encode_command(out, CommandName::Ready.as_bytes(), &[ctx.metadata]);
+                self.state = PlainServerState::Done;
+                Ok(Some(peer))
+            }
+            _ => Err(unexpected(cmd)),
+        }
+    }
+}

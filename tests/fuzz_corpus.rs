@@ -1,0 +1,45 @@
+//! Replays every committed fuzz input (the seed corpus under
+//! `fuzz/corpus/<target>/` and past crashes under `fuzz/regressions/<target>/`)
+//! through the same target bodies the fuzzer runs.
+
+use std::fs;
+use std::path::Path;
+
+fn replay(target: &str, body: fn(&[u8])) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let mut n = 0;
+    for dir in ["corpus", "regressions"] {
+        let Ok(entries) = fs::read_dir(root.join(dir).join(target)) else {
+            continue;
+        };
+        let mut paths: Vec<_> = entries.map(|e| e.expect("readable dir").path()).collect();
+        paths.sort();
+        for p in paths.into_iter().filter(|p| p.is_file()) {
+            let data = fs::read(&p).expect("readable file");
+            let r = std::panic::catch_unwind(|| body(&data));
+            assert!(r.is_ok(), "{target}: input {} fails", p.display());
+            n += 1;
+        }
+    }
+    assert!(n > 0, "no committed inputs for {target}");
+}
+
+#[test]
+fn frame_decoder_corpus() {
+    replay("frame_decoder", ringmq::fuzzing::frame_decoder);
+}
+
+#[test]
+fn handshake_server_corpus() {
+    replay("handshake_server", ringmq::fuzzing::handshake_server);
+}
+
+#[test]
+fn handshake_client_corpus() {
+    replay("handshake_client", ringmq::fuzzing::handshake_client);
+}
+
+#[test]
+fn greeting_corpus() {
+    replay("greeting", ringmq::fuzzing::greeting);
+}
