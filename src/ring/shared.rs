@@ -212,10 +212,13 @@ impl Core {
     /// withdrawn (a producer may still have taken it: one spurious wake).
     #[inline]
     pub(crate) fn announce_sleep(&self, how: u32, ready: impl FnOnce() -> bool) -> bool {
-        self.ctl.sleep.store(how, Ordering::Relaxed);
+        // Read-modify-writes rather than plain stores: they are ordered
+        // after any producer's `swap` of an earlier announcement, which
+        // keeps loom's (partial) modification order exact here.
+        self.ctl.sleep.swap(how, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         if ready() {
-            self.ctl.sleep.store(SLEEP_NONE, Ordering::Relaxed);
+            self.ctl.sleep.swap(SLEEP_NONE, Ordering::Relaxed);
             false
         } else {
             true
@@ -246,7 +249,7 @@ impl Core {
     pub(crate) fn wake_space_waiters(&self) {
         let waiters = {
             let mut g = lock(&self.space_waiters);
-            self.ctl.space.store(0, Ordering::Relaxed);
+            self.ctl.space.swap(0, Ordering::Relaxed);
             std::mem::take(&mut *g)
         };
         for w in waiters {
@@ -267,7 +270,7 @@ impl Core {
             if !g.iter().any(|w| StdArc::ptr_eq(w, &n)) {
                 g.push(n.clone());
             }
-            self.ctl.space.store(1, Ordering::Relaxed);
+            self.ctl.space.swap(1, Ordering::Relaxed);
         }
         fence(Ordering::SeqCst);
         if self.ctl.consumer_gone.load(Ordering::Relaxed) || self.free_now() >= needed {
@@ -286,7 +289,7 @@ impl Core {
             Some(i) => {
                 g.swap_remove(i);
                 if g.is_empty() {
-                    self.ctl.space.store(0, Ordering::Relaxed);
+                    self.ctl.space.swap(0, Ordering::Relaxed);
                 }
                 true
             }
@@ -296,7 +299,7 @@ impl Core {
 
     /// Called once when the consumer handle is dropped.
     pub(crate) fn disconnect_consumer(&self) {
-        self.ctl.consumer_gone.store(true, Ordering::Release);
+        self.ctl.consumer_gone.swap(true, Ordering::Release);
         fence(Ordering::SeqCst);
         self.wake_space_waiters();
     }
