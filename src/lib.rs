@@ -22,7 +22,10 @@ pub(crate) mod sync;
 
 pub mod error;
 pub mod msg;
+pub(crate) mod pipe;
+pub(crate) mod reactor;
 pub mod ring;
+pub mod socket;
 pub mod transport;
 pub mod zmtp;
 
@@ -31,4 +34,5 @@ pub mod fuzzing;
 
 pub use error::{Error, Result};
 pub use msg::{Msg, Multipart};
+pub use socket::{Context, ContextBuilder, Options, SendError, Socket};
 pub use zmtp::SocketType;

@@ -71,8 +71,26 @@ impl<T> UnsafeCell<T> {
     }
 }
 
-/// The `std` `Arc`, never switched to loom's: for immutable shared handles
-/// that take part in no synchronisation loom would need to model (for
-/// example a callback held by a configuration, which loom's `Arc` cannot
-/// hold because it does not coerce to `dyn` types).
+/// `std`'s `Arc`, also under loom. Used for handles that are only reference
+/// counted and never model-checked themselves (notifier objects handed in by
+/// callers, which coerce to `Arc<dyn Trait>`, something loom's `Arc` cannot do).
 pub(crate) use std::sync::Arc as StdArc;
+
+/// The clock used by bounded waits (`*_timeout` calls). Loom does not model
+/// time; models never use the bounded waits.
+pub(crate) use std::time::{Duration, Instant};
+
+/// Blocks the current thread until it is unparked or `timeout` has elapsed
+/// (spurious wake-ups are allowed, callers re-check their condition). Under
+/// loom, which has no timed park, this only yields: a bounded wait there
+/// behaves like a spin with a spurious wake-up.
+#[inline]
+pub(crate) fn park_timeout(timeout: Duration) {
+    #[cfg(loom)]
+    {
+        let _ = timeout;
+        loom::thread::yield_now();
+    }
+    #[cfg(not(loom))]
+    std::thread::park_timeout(timeout);
+}

@@ -1,0 +1,199 @@
+//! Pipes: the rings between a socket and one of its peers.
+//!
+//! A socket owns one multi-producer **in-ring** ([`Inbound`] items). Every peer
+//! that feeds the socket (an engine on an I/O thread, or another socket over
+//! `inproc://`) holds a producer handle of it, so the socket's `recv` pops
+//! whole messages from one ring whatever their origin, and the order of a
+//! peer's messages and its attach/detach notices is kept.
+//!
+//! Towards each peer the socket holds a [`PipeWriter`]: for a TCP or IPC peer
+//! the producer side of a single-producer ring drained by that peer's engine;
+//! for an inproc peer a producer handle of the peer socket's own in-ring, so
+//! inproc traffic needs no I/O thread at all.
+//!
+//! A ring element is a whole message ([`Payload`]): the frames of a multipart
+//! message travel together, so a message is delivered entirely or not at all.
+//! Single-frame messages (the common case) are stored in the slot itself and
+//! cost no allocation.
+//!
+//! This module owns no thread and does no I/O; it is shared by `reactor` and
+//! `socket`, which is why it sits below both.
+
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+
+use crate::msg::Msg;
+use crate::ring::{self, MpProducer, Notify, PushError};
+use crate::zmtp::PeerInfo;
+
+/// Identifies one pipe within its socket. Allocated by the socket (or by an
+/// I/O thread on the socket's behalf) from a per-socket counter.
+pub(crate) type PipeId = u64;
+
+/// One whole message: a single frame inline, or several frames.
+#[derive(Debug)]
+pub(crate) enum Payload {
+    /// A single-frame message (its MORE flag is clear).
+    One(Msg),
+    /// A multipart message; every frame but the last has MORE set.
+    Multi(Vec<Msg>),
+}
+
+impl Payload {
+    /// Builds a payload from frames, fixing up the MORE flags so that all but
+    /// the last frame carry it. An empty list becomes one empty frame.
+    pub(crate) fn from_frames(mut frames: Vec<Msg>) -> Payload {
+        match frames.len() {
+            0 => Payload::One(Msg::new()),
+            1 => {
+                let mut m = frames.pop().unwrap_or_default();
+                m.set_more(false);
+                Payload::One(m)
+            }
+            n => {
+                for (i, f) in frames.iter_mut().enumerate() {
+                    f.set_more(i + 1 < n);
+                }
+                Payload::Multi(frames)
+            }
+        }
+    }
+
+    /// The frames of the message, in order.
+    pub(crate) fn into_frames(self) -> Vec<Msg> {
+        match self {
+            Payload::One(m) => vec![m],
+            Payload::Multi(v) => v,
+        }
+    }
+}
+
+/// What arrives in a socket's in-ring.
+pub(crate) enum Inbound {
+    /// A whole message from the peer behind `pipe`.
+    Msg {
+        /// The pipe it arrived on.
+        pipe: PipeId,
+        /// The message.
+        payload: Payload,
+    },
+    /// A new peer finished its handshake on a listener of this socket: here is
+    /// the writer towards it.
+    Attached(Box<Attach>),
+    /// A connection made by `connect` (whose pipe the socket already holds)
+    /// finished its handshake.
+    Connected {
+        /// The connect pipe.
+        pipe: PipeId,
+        /// What the peer told us about itself.
+        peer: Box<PeerInfo>,
+    },
+    /// The connection behind a connect pipe was lost; the I/O thread is
+    /// reconnecting and the pipe stays (messages keep queueing in it).
+    Disconnected {
+        /// The connect pipe.
+        pipe: PipeId,
+    },
+    /// The peer behind `pipe` is gone for good; forget the pipe.
+    Detached {
+        /// The pipe.
+        pipe: PipeId,
+    },
+}
+
+/// A newly attached peer.
+pub(crate) struct Attach {
+    /// Its pipe id.
+    pub(crate) pipe: PipeId,
+    /// Where to write messages for it.
+    pub(crate) writer: PipeWriter,
+    /// What the peer told us about itself.
+    pub(crate) peer: PeerInfo,
+}
+
+/// The socket's side of a pipe: where messages for one peer are written.
+pub(crate) enum PipeWriter {
+    /// The ring drained by the peer's engine on an I/O thread.
+    Engine(ring::Producer<Payload>),
+    /// Straight into an inproc peer socket's in-ring, tagged with the id the
+    /// peer knows this pipe by.
+    Inproc {
+        /// The peer socket's in-ring.
+        peer: MpProducer<Inbound>,
+        /// This pipe's id at the peer.
+        id_at_peer: PipeId,
+    },
+}
+
+impl PipeWriter {
+    /// Writes a whole message if the pipe has room. On failure the payload is
+    /// handed back with the reason.
+    pub(crate) fn try_write(&mut self, payload: Payload) -> Result<(), PushError<Payload>> {
+        match self {
+            PipeWriter::Engine(p) => p.try_push(payload),
+            PipeWriter::Inproc { peer, id_at_peer } => peer
+                .try_push(Inbound::Msg {
+                    pipe: *id_at_peer,
+                    payload,
+                })
+                .map_err(|e| match e {
+                    PushError::Full(i) => PushError::Full(unwrap_payload(i)),
+                    PushError::Disconnected(i) => PushError::Disconnected(unwrap_payload(i)),
+                }),
+        }
+    }
+
+    /// Asks to be notified once the pipe has room again. Returns `false` (and
+    /// registers nothing) when it already has room.
+    pub(crate) fn register_space_waiter(&self, n: Arc<dyn Notify>) -> bool {
+        match self {
+            PipeWriter::Engine(p) => p.register_space_waiter(n),
+            PipeWriter::Inproc { peer, .. } => peer.register_space_waiter(n),
+        }
+    }
+}
+
+fn unwrap_payload(i: Inbound) -> Payload {
+    match i {
+        Inbound::Msg { payload, .. } => payload,
+        // try_write only ever pushes Inbound::Msg.
+        _ => Payload::One(Msg::new()),
+    }
+}
+
+/// The ring capacity for a high-water mark: the next power of two at or
+/// above it, at least 2 and at most `limit`. A mark of 0 (libzmq's "no
+/// limit") maps to `limit`, so memory stays bounded whatever the option says.
+pub(crate) fn ring_capacity_for_hwm(hwm: i32, limit: usize) -> usize {
+    if hwm <= 0 {
+        return limit;
+    }
+    (hwm as usize).max(2).next_power_of_two().min(limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacity_rounds_up_to_power_of_two() {
+        assert_eq!(ring_capacity_for_hwm(1000, 1 << 16), 1024);
+        assert_eq!(ring_capacity_for_hwm(1024, 1 << 16), 1024);
+        assert_eq!(ring_capacity_for_hwm(1, 1 << 16), 2);
+        assert_eq!(ring_capacity_for_hwm(0, 1 << 16), 1 << 16);
+        assert_eq!(ring_capacity_for_hwm(-5, 1 << 10), 1 << 10);
+        assert_eq!(ring_capacity_for_hwm(i32::MAX, 1 << 20), 1 << 20);
+    }
+
+    #[test]
+    fn payload_from_frames_sets_more_flags() {
+        let p = Payload::from_frames(vec![Msg::from("a"), Msg::from("b"), Msg::from("c")]);
+        let frames = p.into_frames();
+        let more: Vec<bool> = frames.iter().map(|m| m.more()).collect();
+        assert_eq!(more, vec![true, true, false]);
+        let p = Payload::from_frames(vec![Msg::from("x").with_more(true)]);
+        assert!(matches!(p, Payload::One(ref m) if !m.more() && &m[..] == b"x"));
+        assert_eq!(Payload::from_frames(vec![]).into_frames().len(), 1);
+    }
+}

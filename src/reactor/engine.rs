@@ -1,0 +1,478 @@
+//! An engine: one TCP or IPC connection, driven by an I/O thread.
+//!
+//! It runs a [`zmtp::Connection`](crate::zmtp::Connection) over its stream:
+//! large reads are decoded into whole messages that are appended to the
+//! socket's in-ring in batches; messages the socket queued in the pipe's
+//! out-ring are drained in batches and encoded into one transmit buffer that
+//! goes out with one (vectored) write per batch.
+//!
+//! The engine never blocks. A full in-ring stops reading (the stream's
+//! kernel buffer then fills and TCP flow control pushes back on the peer)
+//! until the ring's consumer frees room and notifies; an empty out-ring puts
+//! the write side to sleep until the socket's next send notifies.
+
+use std::collections::VecDeque;
+use std::io::{self, Read};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use mio::Registry;
+
+use super::timers::TimerKind;
+use super::{Connecter, SocketLink, StepCx, Stream};
+use crate::msg::Msg;
+use crate::pipe::{Attach, Inbound, Payload, PipeId, PipeWriter};
+use crate::ring::{self, Consumer, Notify, PopError, PushError};
+use crate::zmtp::{self, Connection, Event};
+
+/// Reads per step before the engine yields to the others.
+const READS_PER_STEP: usize = 16;
+/// Messages taken from the out-ring per batch.
+const OUT_BATCH: usize = 512;
+/// Encode no further once this many bytes wait to be written.
+const TX_HIGH: usize = 256 * 1024;
+/// Stop reading while this many decoded messages wait for room in the
+/// in-ring.
+const PENDING_IN_MAX: usize = 4096;
+
+/// Where the connection came from.
+pub(crate) enum EngineOrigin {
+    /// Accepted by a listener.
+    Accept { link: Arc<SocketLink> },
+    /// Made by a connecter; it goes back to reconnecting when the connection
+    /// is lost.
+    Connect(Connecter),
+}
+
+/// What the loop should do after a step.
+pub(crate) enum Step {
+    /// Keep the engine.
+    Continue,
+    /// Close the engine (and reconnect, for a connect pipe).
+    Close,
+}
+
+/// One connection.
+pub(crate) struct Engine {
+    stream: Stream,
+    conn: Connection,
+    link: Arc<SocketLink>,
+    origin: EngineOrigin,
+    /// The pipe's id once attached (always known for a connect pipe).
+    pipe: Option<PipeId>,
+    /// Messages from the socket, for an accepted connection once attached.
+    accepted_out: Option<Consumer<Payload>>,
+    notify: Arc<dyn Notify>,
+    rx: BytesMut,
+    /// Frames of a multipart message being assembled.
+    partial: Vec<Msg>,
+    /// Decoded items waiting for room in the socket's in-ring.
+    pending_in: VecDeque<Inbound>,
+    readable: bool,
+    writable: bool,
+    eof: bool,
+    closing: bool,
+    /// The socket's side of the out-ring is gone and the ring is drained.
+    out_done: bool,
+    armed: Option<Instant>,
+    peer_label: String,
+}
+
+impl Engine {
+    pub(crate) fn new(
+        stream: Stream,
+        origin: EngineOrigin,
+        notify: Arc<dyn Notify>,
+        now: Instant,
+    ) -> Engine {
+        let (link, pipe) = match &origin {
+            EngineOrigin::Accept { link, .. } => (link.clone(), None),
+            EngineOrigin::Connect(c) => (c.link.clone(), Some(c.pipe)),
+        };
+        let peer_label = stream.peer_label();
+        let mut cfg = zmtp::Config::new(link.socket_type);
+        cfg.identity = link.options.routing_id.clone();
+        cfg.max_msg_size = link.options.maxmsgsize;
+        cfg.handshake_timeout = link.options.handshake_ivl;
+        cfg.peer_address = Some(peer_label.clone());
+        let conn = Connection::new(cfg, now).expect("socket options were validated when set");
+        let mut engine = Engine {
+            stream,
+            conn,
+            link,
+            origin,
+            pipe,
+            accepted_out: None,
+            notify,
+            rx: BytesMut::new(),
+            partial: Vec::new(),
+            pending_in: VecDeque::new(),
+            readable: true,
+            writable: true,
+            eof: false,
+            closing: false,
+            out_done: false,
+            armed: None,
+            peer_label,
+        };
+        if let EngineOrigin::Connect(c) = &mut engine.origin {
+            c.out.set_notifier(Some(engine.notify.clone()));
+        }
+        engine
+    }
+
+    /// The id of the socket this connection serves.
+    pub(crate) fn socket_id(&self) -> u64 {
+        self.link.id
+    }
+
+    /// Whether this is the connection `socket` made to `endpoint`.
+    pub(crate) fn is_connect_to(&self, socket: u64, endpoint: &str) -> bool {
+        matches!(&self.origin, EngineOrigin::Connect(c) if c.link.id == socket && c.endpoint_str == endpoint)
+    }
+
+    /// The socket was closed: finish writing what it queued, then close.
+    pub(crate) fn set_closing(&mut self) {
+        self.closing = true;
+        if let EngineOrigin::Connect(c) = &mut self.origin {
+            c.closing = Some(None);
+        }
+    }
+
+    /// Takes the stream off the poll.
+    pub(crate) fn deregister(&mut self, reg: &Registry) {
+        let _ = reg.deregister(&mut self.stream);
+    }
+
+    /// For a connect pipe, the connecter to go back to.
+    pub(crate) fn into_connecter(self) -> Option<Connecter> {
+        let pipe = self.pipe;
+        let in_tx = self.link.in_tx.clone();
+        match self.origin {
+            EngineOrigin::Connect(c) => {
+                if let Some(pipe) = pipe {
+                    if self.conn.is_ready() {
+                        let _ = in_tx.try_push(Inbound::Disconnected { pipe });
+                    }
+                }
+                Some(c)
+            }
+            EngineOrigin::Accept { .. } => {
+                if let (Some(pipe), true) = (pipe, self.accepted_out.is_some()) {
+                    let _ = in_tx.try_push(Inbound::Detached { pipe });
+                }
+                None
+            }
+        }
+    }
+
+    /// Readiness from epoll.
+    pub(crate) fn on_io(&mut self, readable: bool, writable: bool, cx: &mut StepCx) -> Step {
+        self.readable |= readable;
+        self.writable |= writable;
+        self.pump(cx)
+    }
+
+    /// A ring notified: the out-ring has data or the in-ring has room.
+    pub(crate) fn on_notify(&mut self, cx: &mut StepCx) -> Step {
+        self.pump(cx)
+    }
+
+    /// A timer of this engine fired.
+    pub(crate) fn on_timer(&mut self, kind: TimerKind, cx: &mut StepCx) -> Step {
+        if kind == TimerKind::Protocol {
+            self.armed = None;
+            if let Err(e) = self.conn.handle_timeout(cx.now) {
+                tracing::info!(peer = %self.peer_label, error = %e, "closing connection");
+                self.flush_best_effort();
+                return Step::Close;
+            }
+        }
+        self.pump(cx)
+    }
+
+    fn out_ring(&mut self) -> Option<&mut Consumer<Payload>> {
+        match &mut self.origin {
+            EngineOrigin::Connect(c) => Some(&mut c.out),
+            EngineOrigin::Accept { .. } => self.accepted_out.as_mut(),
+        }
+    }
+
+    fn pump(&mut self, cx: &mut StepCx) -> Step {
+        loop {
+            let mut progress = false;
+            match self.deliver_inbound() {
+                Ok(p) => progress |= p,
+                Err(()) => return self.finish(),
+            }
+            match self.read(cx.now) {
+                Ok(p) => progress |= p,
+                Err(()) => return self.finish(),
+            }
+            match self.write() {
+                Ok(p) => progress |= p,
+                Err(()) => return Step::Close,
+            }
+            if self.eof && self.pending_in.is_empty() {
+                return self.finish();
+            }
+            if self.closing && self.out_done && !self.conn.wants_write() {
+                return Step::Close;
+            }
+            if !progress {
+                break;
+            }
+        }
+        // Go idle on the out-ring: it notifies on its next push.
+        if self.conn.is_ready() && !self.conn.wants_write() && !self.out_done {
+            let mut again = false;
+            if let Some(out) = self.out_ring() {
+                if !out.prepare_sleep() {
+                    again = true;
+                }
+            }
+            if again {
+                self.notify.notify();
+            }
+        }
+        // More to read than one step's share: come back soon.
+        if self.readable && !self.eof && self.pending_in.is_empty() && self.conn.is_ready() {
+            self.notify.notify();
+        }
+        self.arm_timer(cx);
+        Step::Continue
+    }
+
+    fn arm_timer(&mut self, cx: &mut StepCx) {
+        let next = self.conn.poll_timeout();
+        if next.is_some() && next != self.armed {
+            self.armed = next;
+            if let Some(at) = next {
+                cx.timer = Some((at, TimerKind::Protocol));
+            }
+        }
+    }
+
+    /// The connection ends: a connect pipe reconnects.
+    fn finish(&mut self) -> Step {
+        self.flush_best_effort();
+        Step::Close
+    }
+
+    fn flush_best_effort(&mut self) {
+        for _ in 0..4 {
+            if !self.conn.wants_write() {
+                break;
+            }
+            match self.conn.transmit().write_to(&mut self.stream) {
+                Ok(n) if n > 0 => {}
+                _ => break,
+            }
+        }
+    }
+
+    /// Moves decoded items into the socket's in-ring. `Err` when the socket
+    /// is gone and nothing more can be delivered (the engine closes unless
+    /// it still has queued output).
+    fn deliver_inbound(&mut self) -> Result<bool, ()> {
+        if self.pending_in.is_empty() {
+            return Ok(false);
+        }
+        let mut progress = false;
+        while !self.pending_in.is_empty() {
+            let free = self.link.in_tx.free_slots();
+            let n = free.min(self.pending_in.len());
+            if n == 0 {
+                // Full: ask to be told when there is room.
+                if self.link.in_tx.register_space_waiter(self.notify.clone()) {
+                    return Ok(progress);
+                }
+                if self.link.in_tx.is_disconnected() {
+                    self.pending_in.clear();
+                    return if self.closing || self.out_done {
+                        Err(())
+                    } else {
+                        Ok(progress)
+                    };
+                }
+                continue;
+            }
+            let r = if n == 1 {
+                let item = self.pending_in.pop_front().expect("non-empty");
+                self.link.in_tx.try_push(item).map_err(|e| match e {
+                    PushError::Full(i) => (vec![i], false),
+                    PushError::Disconnected(i) => (vec![i], true),
+                })
+            } else {
+                let batch = self.pending_in.drain(..n);
+                self.link.in_tx.try_push_batch(batch).map_err(|e| match e {
+                    PushError::Full(it) => (it.collect::<Vec<_>>(), false),
+                    PushError::Disconnected(it) => (it.collect::<Vec<_>>(), true),
+                })
+            };
+            match r {
+                Ok(()) => progress = true,
+                Err((items, gone)) => {
+                    for item in items.into_iter().rev() {
+                        self.pending_in.push_front(item);
+                    }
+                    if gone {
+                        self.pending_in.clear();
+                        return Err(());
+                    }
+                    // Lost a race with another producer: retry.
+                }
+            }
+        }
+        Ok(progress)
+    }
+
+    fn read(&mut self, now: Instant) -> Result<bool, ()> {
+        let mut progress = false;
+        let mut reads = 0;
+        while self.readable && !self.eof && self.pending_in.len() < PENDING_IN_MAX {
+            if reads == READS_PER_STEP {
+                break;
+            }
+            reads += 1;
+            let want = self.conn.recv_reserve_hint(&self.rx);
+            let old = self.rx.len();
+            self.rx.resize(old + want, 0);
+            let r = self.stream.read(&mut self.rx[old..]);
+            let got = match r {
+                Ok(n) => n,
+                Err(e) => {
+                    self.rx.truncate(old);
+                    match e.kind() {
+                        io::ErrorKind::WouldBlock => {
+                            self.readable = false;
+                            break;
+                        }
+                        io::ErrorKind::Interrupted => continue,
+                        _ => {
+                            tracing::debug!(peer = %self.peer_label, error = %e, "read failed");
+                            return Err(());
+                        }
+                    }
+                }
+            };
+            self.rx.truncate(old + got);
+            if got == 0 {
+                self.eof = true;
+                break;
+            }
+            progress = true;
+            if let Err(e) = self.conn.handle_input(&mut self.rx, now) {
+                tracing::info!(peer = %self.peer_label, error = %e, "closing connection");
+                self.take_events();
+                self.flush_best_effort();
+                return Err(());
+            }
+            self.take_events();
+        }
+        Ok(progress)
+    }
+
+    fn take_events(&mut self) {
+        while let Some(ev) = self.conn.poll_event() {
+            match ev {
+                Event::Ready(peer) => self.attach(peer),
+                Event::Message(m) => {
+                    let Some(pipe) = self.pipe else { continue };
+                    if m.more() {
+                        self.partial.push(m);
+                        continue;
+                    }
+                    let payload = if self.partial.is_empty() {
+                        Payload::One(m)
+                    } else {
+                        let mut frames = std::mem::take(&mut self.partial);
+                        frames.push(m);
+                        Payload::Multi(frames)
+                    };
+                    self.pending_in.push_back(Inbound::Msg { pipe, payload });
+                }
+                // Subscriptions matter only to publishers, which arrive
+                // with the PUB/SUB socket types.
+                Event::Subscribe(_) | Event::Cancel(_) => {}
+            }
+        }
+    }
+
+    fn attach(&mut self, peer: zmtp::PeerInfo) {
+        tracing::debug!(peer = %self.peer_label, socket_type = peer.socket_type.as_str(), "handshake done");
+        match &self.origin {
+            EngineOrigin::Connect(c) => {
+                self.pending_in.push_back(Inbound::Connected {
+                    pipe: c.pipe,
+                    peer: Box::new(peer),
+                });
+            }
+            EngineOrigin::Accept { .. } => {
+                let cap = self.link.options.send_ring_capacity();
+                let Ok((tx, mut rx)) = ring::spsc::<Payload>(cap) else {
+                    return;
+                };
+                rx.set_notifier(Some(self.notify.clone()));
+                let pipe = self.link.alloc_pipe();
+                self.pipe = Some(pipe);
+                self.accepted_out = Some(rx);
+                self.pending_in
+                    .push_back(Inbound::Attached(Box::new(Attach {
+                        pipe,
+                        writer: PipeWriter::Engine(tx),
+                        peer,
+                    })));
+            }
+        }
+    }
+
+    /// Encodes queued messages and writes. `Err` on a broken stream.
+    fn write(&mut self) -> Result<bool, ()> {
+        let mut progress = false;
+        loop {
+            // Encode a batch while there is room in the transmit buffer.
+            if self.conn.is_ready() && !self.out_done && self.conn.transmit().len() < TX_HIGH {
+                let out = match &mut self.origin {
+                    EngineOrigin::Connect(c) => Some(&mut c.out),
+                    EngineOrigin::Accept { .. } => self.accepted_out.as_mut(),
+                };
+                if let Some(out) = out {
+                    match out.try_pop_batch(OUT_BATCH) {
+                        Ok(batch) => {
+                            for p in batch {
+                                progress = true;
+                                let r = match &p {
+                                    Payload::One(m) => self.conn.send_msg(m),
+                                    Payload::Multi(v) => self.conn.send_multipart(v),
+                                };
+                                if r.is_err() {
+                                    return Err(());
+                                }
+                            }
+                        }
+                        Err(PopError::Empty) => {}
+                        Err(PopError::Disconnected) => self.out_done = true,
+                    }
+                }
+            }
+            if !self.conn.wants_write() || !self.writable {
+                return Ok(progress);
+            }
+            match self.conn.transmit().write_to(&mut self.stream) {
+                Ok(0) => return Err(()),
+                Ok(_) => progress = true,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.writable = false;
+                    return Ok(progress);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    tracing::debug!(peer = %self.peer_label, error = %e, "write failed");
+                    return Err(());
+                }
+            }
+        }
+    }
+}

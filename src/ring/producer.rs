@@ -1,0 +1,703 @@
+//! The producer handles: [`Producer`] (single producer, with the in-place
+//! [`WriteClaim`] API) and [`MpProducer`] (cloneable, multi-producer).
+
+use std::fmt;
+
+use super::error::{PushError, PushTimeoutError};
+use super::shared::{mark_full, mark_hole, Core, Ring};
+use super::wait::{Backoff, Deadline, Step, ThreadNotify};
+use super::{Notify, RingStats};
+use crate::sync::{thread, Arc, Duration, Ordering, StdArc};
+
+/// Retries `attempt` per the ring's wait strategy until it succeeds, the
+/// consumer is gone, or the deadline passes. Parking registers a space
+/// waiter for `needed` slots, so the consumer's next release unparks us.
+fn wait_push<V>(
+    core: &Arc<Core>,
+    needed: usize,
+    deadline: Deadline,
+    mut value: V,
+    mut attempt: impl FnMut(V) -> Result<(), PushError<V>>,
+) -> Result<(), PushTimeoutError<V>> {
+    let core = Arc::clone(core);
+    let mut backoff = Backoff::new(core.strategy);
+    let mut waiter: Option<StdArc<dyn Notify>> = None;
+    let mut registered = false;
+    let result = loop {
+        match attempt(value) {
+            Ok(()) => break Ok(()),
+            Err(PushError::Disconnected(v)) => break Err(PushTimeoutError::Disconnected(v)),
+            Err(PushError::Full(v)) => value = v,
+        }
+        if deadline.expired() {
+            break Err(PushTimeoutError::Timeout(value));
+        }
+        if let Step::Park = backoff.step() {
+            let w = waiter.get_or_insert_with(|| StdArc::new(ThreadNotify(thread::current())));
+            if core.register_space_waiter(StdArc::clone(w), needed) {
+                registered = true;
+                deadline.park();
+            }
+        }
+    };
+    if registered {
+        if let Some(w) = &waiter {
+            core.unregister_space_waiter(w);
+        }
+    }
+    result
+}
+
+/// Maps the result of an unbounded wait (which cannot time out).
+fn unbounded<V>(r: Result<(), PushTimeoutError<V>>) -> Result<(), PushError<V>> {
+    match r {
+        Ok(()) => Ok(()),
+        Err(PushTimeoutError::Disconnected(v)) => Err(PushError::Disconnected(v)),
+        // Not reachable with `Deadline::never()`; reported as `Full` rather
+        // than panicking.
+        Err(PushTimeoutError::Timeout(v)) => Err(PushError::Full(v)),
+    }
+}
+
+/// The producing end of a single-producer ring ([`spsc`](super::spsc)).
+///
+/// `Send` but not `Clone`: exactly one thread produces. It keeps its own
+/// copy of the publish cursor and a cached copy of the consumer's cursor, so
+/// a push touches shared memory only to publish (one release store) and to
+/// check the consumer's sleep announcement (one fence, one load); it reloads
+/// the consumer's cursor only when its cache says the ring is full.
+pub struct Producer<T> {
+    ring: Arc<Ring<T>>,
+    core: Arc<Core>,
+    /// Next sequence to write; equal to the shared `tail` between calls.
+    tail: u64,
+    /// A lower bound of the consumer's `head`.
+    cached_head: u64,
+}
+
+impl<T> fmt::Debug for Producer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Producer")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity())
+            .finish()
+    }
+}
+
+impl<T> Producer<T> {
+    pub(crate) fn new(ring: Arc<Ring<T>>) -> Self {
+        let core = Arc::clone(&ring.core);
+        Producer {
+            ring,
+            core,
+            tail: 0,
+            cached_head: 0,
+        }
+    }
+
+    /// Free slots according to the cache (never more than the truth).
+    #[inline(always)]
+    fn cached_free(&self) -> usize {
+        self.core.capacity - (self.tail - self.cached_head) as usize
+    }
+
+    /// Makes sure `n` slots are free, reloading the consumer's cursor only
+    /// if the cache says otherwise. Returns the free slots known.
+    #[inline(always)]
+    fn reserve(&mut self, n: usize) -> usize {
+        let free = self.cached_free();
+        if free >= n {
+            return free;
+        }
+        // Acquire: pairs with the consumer's release of `head`, ordering its
+        // reads of the slots before our writes to them.
+        self.cached_head = self.core.head.load(Ordering::Acquire);
+        self.cached_free()
+    }
+
+    /// Publishes everything below `new_tail` with one release store.
+    #[inline(always)]
+    fn publish(&mut self, new_tail: u64) {
+        self.tail = new_tail;
+        // Release: the slot writes before this store are visible to a
+        // consumer that loads `tail` with acquire.
+        self.core.prod.tail.store(new_tail, Ordering::Release);
+        self.core.after_publish();
+    }
+
+    /// Pushes one item if there is room, without waiting.
+    ///
+    /// ```
+    /// use ringmq::ring::{self, PushError};
+    /// let (mut tx, mut rx) = ring::spsc::<u32>(2).unwrap();
+    /// tx.try_push(1).unwrap();
+    /// tx.try_push(2).unwrap();
+    /// assert!(matches!(tx.try_push(3), Err(PushError::Full(3))));
+    /// assert_eq!(rx.try_pop(), Ok(1));
+    /// ```
+    #[inline]
+    pub fn try_push(&mut self, item: T) -> Result<(), PushError<T>> {
+        if self.core.consumer_gone() {
+            return Err(PushError::Disconnected(item));
+        }
+        if self.reserve(1) == 0 {
+            return Err(PushError::Full(item));
+        }
+        // SAFETY: the slot of `tail` is free (checked just above against an
+        // acquire load of `head`) and only this producer writes unpublished
+        // slots.
+        unsafe { self.ring.write(self.tail, item) };
+        self.publish(self.tail + 1);
+        Ok(())
+    }
+
+    /// Pushes one item, waiting for room per the ring's wait strategy. Fails
+    /// only with `Disconnected`.
+    pub fn push(&mut self, item: T) -> Result<(), PushError<T>> {
+        match self.try_push(item) {
+            Err(PushError::Full(v)) => unbounded(self.push_wait(v, Deadline::never())),
+            r => r,
+        }
+    }
+
+    /// Pushes one item, waiting at most `timeout` for room.
+    pub fn push_timeout(&mut self, item: T, timeout: Duration) -> Result<(), PushTimeoutError<T>> {
+        match self.try_push(item) {
+            Ok(()) => Ok(()),
+            Err(PushError::Disconnected(v)) => Err(PushTimeoutError::Disconnected(v)),
+            Err(PushError::Full(v)) => self.push_wait(v, Deadline::after(timeout)),
+        }
+    }
+
+    fn push_wait(&mut self, item: T, deadline: Deadline) -> Result<(), PushTimeoutError<T>> {
+        let core = Arc::clone(&self.core);
+        wait_push(&core, 1, deadline, item, |v| self.try_push(v))
+    }
+
+    /// Pushes a whole batch, or nothing.
+    ///
+    /// If `items.len()` slots are free, the items go into contiguous slots
+    /// and are published together with one release store; otherwise
+    /// `Full(items)` comes back with nothing taken from the iterator. A
+    /// batch longer than [`capacity`](Self::capacity) can never fit: it
+    /// always gets `Full`. An empty batch succeeds. If the iterator yields
+    /// fewer items than it announced, what it yielded is published; items
+    /// beyond its announced length are left in it.
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = ringmq::ring::spsc::<u32>(8).unwrap();
+    /// tx.try_push_batch([1, 2, 3].into_iter()).unwrap();
+    /// assert!(tx.try_push_batch(0..6).is_err()); // 3 + 6 > 8: nothing pushed
+    /// assert_eq!(rx.try_pop_batch(8).unwrap().collect::<Vec<_>>(), [1, 2, 3]);
+    /// ```
+    #[inline]
+    pub fn try_push_batch<I: ExactSizeIterator<Item = T>>(
+        &mut self,
+        mut items: I,
+    ) -> Result<(), PushError<I>> {
+        if self.core.consumer_gone() {
+            return Err(PushError::Disconnected(items));
+        }
+        let n = items.len();
+        if n == 0 {
+            return Ok(());
+        }
+        if n > self.core.capacity || self.reserve(n) < n {
+            return Err(PushError::Full(items));
+        }
+        let mut claim = WriteClaim {
+            start: self.tail,
+            limit: n,
+            written: 0,
+            producer: self,
+        };
+        for item in items.by_ref().take(n) {
+            claim.write_next(item);
+        }
+        drop(claim);
+        Ok(())
+    }
+
+    /// Pushes a whole batch, waiting for room for all of it. A batch longer
+    /// than [`capacity`](Self::capacity) fails at once with `Full(items)`
+    /// (it could never fit); otherwise this fails only with `Disconnected`.
+    pub fn push_batch<I: ExactSizeIterator<Item = T>>(
+        &mut self,
+        items: I,
+    ) -> Result<(), PushError<I>> {
+        let n = items.len();
+        match self.try_push_batch(items) {
+            Err(PushError::Full(it)) if n <= self.core.capacity => {
+                let core = Arc::clone(&self.core);
+                unbounded(wait_push(&core, n, Deadline::never(), it, |v| {
+                    self.try_push_batch(v)
+                }))
+            }
+            r => r,
+        }
+    }
+
+    /// Pushes a whole batch, waiting at most `timeout` for room for all of
+    /// it. A batch longer than [`capacity`](Self::capacity) gets
+    /// `Timeout(items)` at once.
+    pub fn push_batch_timeout<I: ExactSizeIterator<Item = T>>(
+        &mut self,
+        items: I,
+        timeout: Duration,
+    ) -> Result<(), PushTimeoutError<I>> {
+        let n = items.len();
+        match self.try_push_batch(items) {
+            Ok(()) => Ok(()),
+            Err(PushError::Disconnected(it)) => Err(PushTimeoutError::Disconnected(it)),
+            Err(PushError::Full(it)) if n > self.core.capacity => Err(PushTimeoutError::Timeout(it)),
+            Err(PushError::Full(it)) => {
+                let core = Arc::clone(&self.core);
+                wait_push(&core, n, Deadline::after(timeout), it, |v| {
+                    self.try_push_batch(v)
+                })
+            }
+        }
+    }
+
+    /// Claims up to `max` free slots (possibly none: check
+    /// [`WriteClaim::remaining`]) to fill in place. What is written is
+    /// published, with one release store, when the claim is committed or
+    /// dropped. A disconnected ring gives an empty claim.
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = ringmq::ring::spsc::<u64>(4).unwrap();
+    /// let mut claim = tx.claim(8);
+    /// assert_eq!(claim.remaining(), 4);
+    /// for i in 0..3 {
+    ///     claim.push(i).unwrap();
+    /// }
+    /// claim.commit();
+    /// assert_eq!(rx.len(), 3);
+    /// ```
+    pub fn claim(&mut self, max: usize) -> WriteClaim<'_, T> {
+        let limit = if self.core.consumer_gone() {
+            0
+        } else {
+            let want = max.min(self.core.capacity);
+            self.reserve(want).min(want)
+        };
+        WriteClaim {
+            start: self.tail,
+            limit,
+            written: 0,
+            producer: self,
+        }
+    }
+
+    /// Items in the ring (published, not yet released by the consumer).
+    pub fn len(&self) -> usize {
+        self.core.len()
+    }
+
+    /// The ring's capacity.
+    pub fn capacity(&self) -> usize {
+        self.core.capacity
+    }
+
+    /// True if the ring holds no item.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True if the ring has no free slot.
+    pub fn is_full(&self) -> bool {
+        self.free_slots() == 0
+    }
+
+    /// Free slots now.
+    pub fn free_slots(&self) -> usize {
+        self.core.free_now()
+    }
+
+    /// A metrics handle on this ring.
+    pub fn stats(&self) -> RingStats {
+        RingStats::new(Arc::clone(&self.core))
+    }
+
+    /// Asks to be told when there is room: returns false (registering
+    /// nothing) if the ring already has a free slot or the consumer is
+    /// gone; otherwise the consumer calls `n.notify()` once, after its next
+    /// release of slots (or when it is dropped). No wake-up is lost.
+    pub fn register_space_waiter(&self, n: StdArc<dyn Notify>) -> bool {
+        self.core.register_space_waiter(n, 1)
+    }
+
+    /// True once the consumer has been dropped.
+    pub fn is_disconnected(&self) -> bool {
+        self.core.consumer_gone()
+    }
+}
+
+impl<T> Drop for Producer<T> {
+    fn drop(&mut self) {
+        self.core.drop_producer();
+    }
+}
+
+/// Slots claimed by [`Producer::claim`], filled in place. What was pushed is
+/// published with one release store on [`commit`](Self::commit) or drop.
+pub struct WriteClaim<'a, T> {
+    producer: &'a mut Producer<T>,
+    start: u64,
+    limit: usize,
+    written: usize,
+}
+
+impl<T> fmt::Debug for WriteClaim<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WriteClaim")
+            .field("len", &self.written)
+            .field("remaining", &self.remaining())
+            .finish()
+    }
+}
+
+impl<T> WriteClaim<'_, T> {
+    #[inline(always)]
+    fn write_next(&mut self, item: T) {
+        debug_assert!(self.written < self.limit);
+        // SAFETY: the slot `start + written` lies in the range the producer
+        // found free (`limit` slots from `start`, checked against an acquire
+        // load of `head`); it is unpublished, so only this producer touches
+        // it.
+        unsafe {
+            self.producer
+                .ring
+                .write(self.start + self.written as u64, item)
+        };
+        self.written += 1;
+    }
+
+    /// Writes `item` into the next claimed slot, or hands it back if the
+    /// claim is used up.
+    #[inline]
+    pub fn push(&mut self, item: T) -> Result<(), T> {
+        if self.written == self.limit {
+            return Err(item);
+        }
+        self.write_next(item);
+        Ok(())
+    }
+
+    /// Items written so far.
+    pub fn len(&self) -> usize {
+        self.written
+    }
+
+    /// True if nothing has been written.
+    pub fn is_empty(&self) -> bool {
+        self.written == 0
+    }
+
+    /// Slots still claimed and unwritten.
+    pub fn remaining(&self) -> usize {
+        self.limit - self.written
+    }
+
+    /// Publishes what was written (same as dropping the claim).
+    pub fn commit(self) {}
+}
+
+impl<T> Drop for WriteClaim<'_, T> {
+    fn drop(&mut self) {
+        if self.written > 0 {
+            let end = self.start + self.written as u64;
+            self.producer.publish(end);
+        }
+    }
+}
+
+/// A producing end of a multi-producer ring ([`mpsc`](super::mpsc)):
+/// `Send + Sync + Clone`, so many threads can push at once.
+///
+/// A push claims its slots with one compare-and-swap on the shared claim
+/// cursor (a batch claims its whole range at once, so no other producer's
+/// item lands inside it), writes them, and marks each slot published.
+pub struct MpProducer<T> {
+    ring: Arc<Ring<T>>,
+}
+
+impl<T> fmt::Debug for MpProducer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MpProducer")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity())
+            .finish()
+    }
+}
+
+impl<T> Clone for MpProducer<T> {
+    fn clone(&self) -> Self {
+        self.ring.core.ctl.producers.fetch_add(1, Ordering::Relaxed);
+        MpProducer {
+            ring: Arc::clone(&self.ring),
+        }
+    }
+}
+
+/// Marks a claimed MPSC range: items as written, the rest (if the batch
+/// iterator ran short or panicked) as holes, then runs the wake check.
+struct MpPublish<'a, T> {
+    ring: &'a Ring<T>,
+    next: u64,
+    end: u64,
+}
+
+impl<T> MpPublish<'_, T> {
+    #[inline(always)]
+    fn write_next(&mut self, item: T) {
+        // SAFETY: `next` lies in the range this producer claimed with its
+        // CAS, whose slots were free (checked against an acquire of `head`);
+        // nobody else writes a claimed slot and the consumer does not read
+        // it before its mark says so.
+        unsafe { self.ring.write(self.next, item) };
+        // Release: the write above is visible to the consumer that loads the
+        // mark with acquire.
+        self.ring
+            .core
+            .mark(self.next)
+            .store(mark_full(self.next), Ordering::Release);
+        self.next += 1;
+    }
+}
+
+impl<T> Drop for MpPublish<'_, T> {
+    fn drop(&mut self) {
+        let core = &*self.ring.core;
+        while self.next < self.end {
+            core.mark(self.next)
+                .store(mark_hole(self.next), Ordering::Release);
+            self.next += 1;
+        }
+        core.after_publish();
+    }
+}
+
+impl<T> MpProducer<T> {
+    pub(crate) fn new(ring: Arc<Ring<T>>) -> Self {
+        MpProducer { ring }
+    }
+
+    /// Claims `n` (`1..=capacity`) contiguous slots; returns the first
+    /// sequence, or `None` if they are not all free.
+    #[inline]
+    fn claim(&self, n: usize) -> Option<u64> {
+        let core = &*self.ring.core;
+        let cap = core.capacity as u64;
+        let n = n as u64;
+        let mut cur = core.prod.tail.load(Ordering::Relaxed);
+        loop {
+            // Acquire (and the release below): whoever trusts the cached
+            // value synchronises with the consumer's release of `head`.
+            let mut head = core.prod.cached_head.load(Ordering::Acquire);
+            if cur + n > head + cap {
+                head = core.head.load(Ordering::Acquire);
+                core.prod.cached_head.store(head, Ordering::Release);
+                if cur + n > head + cap {
+                    return None;
+                }
+            }
+            // Relaxed: the claim carries no data (the marks publish it), and
+            // a successful CAS proves `cur` was current, so the room check
+            // above holds for the range.
+            match core.prod.tail.compare_exchange_weak(
+                cur,
+                cur + n,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(cur),
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Pushes one item if there is room, without waiting.
+    ///
+    /// ```
+    /// let (tx, mut rx) = ringmq::ring::mpsc::<u32>(4).unwrap();
+    /// let tx2 = tx.clone();
+    /// tx.try_push(1).unwrap();
+    /// tx2.try_push(2).unwrap();
+    /// assert_eq!(rx.try_pop(), Ok(1));
+    /// assert_eq!(rx.try_pop(), Ok(2));
+    /// ```
+    #[inline]
+    pub fn try_push(&self, item: T) -> Result<(), PushError<T>> {
+        if self.ring.core.consumer_gone() {
+            return Err(PushError::Disconnected(item));
+        }
+        let Some(seq) = self.claim(1) else {
+            return Err(PushError::Full(item));
+        };
+        let mut p = MpPublish {
+            ring: &self.ring,
+            next: seq,
+            end: seq + 1,
+        };
+        p.write_next(item);
+        Ok(())
+    }
+
+    /// Pushes one item, waiting for room per the ring's wait strategy. Fails
+    /// only with `Disconnected`.
+    pub fn push(&self, item: T) -> Result<(), PushError<T>> {
+        match self.try_push(item) {
+            Err(PushError::Full(v)) => unbounded(wait_push(
+                &self.ring.core,
+                1,
+                Deadline::never(),
+                v,
+                |v| self.try_push(v),
+            )),
+            r => r,
+        }
+    }
+
+    /// Pushes one item, waiting at most `timeout` for room.
+    pub fn push_timeout(&self, item: T, timeout: Duration) -> Result<(), PushTimeoutError<T>> {
+        match self.try_push(item) {
+            Ok(()) => Ok(()),
+            Err(PushError::Disconnected(v)) => Err(PushTimeoutError::Disconnected(v)),
+            Err(PushError::Full(v)) => wait_push(
+                &self.ring.core,
+                1,
+                Deadline::after(timeout),
+                v,
+                |v| self.try_push(v),
+            ),
+        }
+    }
+
+    /// Pushes a whole batch into contiguous slots, or nothing.
+    ///
+    /// The range is claimed with one compare-and-swap, so the batch's items
+    /// are never interleaved with another producer's (multipart messages
+    /// rely on this). Without room for all of `items.len()`, `Full(items)`
+    /// comes back untouched; a batch longer than
+    /// [`capacity`](Self::capacity) always gets `Full`. If the iterator
+    /// yields fewer items than it announced, the unfilled slots are skipped
+    /// by the consumer; items beyond its announced length are left in it.
+    #[inline]
+    pub fn try_push_batch<I: ExactSizeIterator<Item = T>>(
+        &self,
+        mut items: I,
+    ) -> Result<(), PushError<I>> {
+        if self.ring.core.consumer_gone() {
+            return Err(PushError::Disconnected(items));
+        }
+        let n = items.len();
+        if n == 0 {
+            return Ok(());
+        }
+        if n > self.ring.core.capacity {
+            return Err(PushError::Full(items));
+        }
+        let Some(seq) = self.claim(n) else {
+            return Err(PushError::Full(items));
+        };
+        let mut p = MpPublish {
+            ring: &self.ring,
+            next: seq,
+            end: seq + n as u64,
+        };
+        for item in items.by_ref().take(n) {
+            p.write_next(item);
+        }
+        Ok(())
+    }
+
+    /// Pushes a whole batch, waiting for room for all of it. A batch longer
+    /// than [`capacity`](Self::capacity) fails at once with `Full(items)`;
+    /// otherwise this fails only with `Disconnected`.
+    pub fn push_batch<I: ExactSizeIterator<Item = T>>(&self, items: I) -> Result<(), PushError<I>> {
+        let n = items.len();
+        match self.try_push_batch(items) {
+            Err(PushError::Full(it)) if n <= self.ring.core.capacity => unbounded(wait_push(
+                &self.ring.core,
+                n,
+                Deadline::never(),
+                it,
+                |v| self.try_push_batch(v),
+            )),
+            r => r,
+        }
+    }
+
+    /// Pushes a whole batch, waiting at most `timeout` for room for all of
+    /// it. A batch longer than [`capacity`](Self::capacity) gets
+    /// `Timeout(items)` at once.
+    pub fn push_batch_timeout<I: ExactSizeIterator<Item = T>>(
+        &self,
+        items: I,
+        timeout: Duration,
+    ) -> Result<(), PushTimeoutError<I>> {
+        let n = items.len();
+        match self.try_push_batch(items) {
+            Ok(()) => Ok(()),
+            Err(PushError::Disconnected(it)) => Err(PushTimeoutError::Disconnected(it)),
+            Err(PushError::Full(it)) if n > self.ring.core.capacity => {
+                Err(PushTimeoutError::Timeout(it))
+            }
+            Err(PushError::Full(it)) => wait_push(
+                &self.ring.core,
+                n,
+                Deadline::after(timeout),
+                it,
+                |v| self.try_push_batch(v),
+            ),
+        }
+    }
+
+    /// Items in the ring (claimed, not yet released by the consumer).
+    pub fn len(&self) -> usize {
+        self.ring.core.len()
+    }
+
+    /// The ring's capacity.
+    pub fn capacity(&self) -> usize {
+        self.ring.core.capacity
+    }
+
+    /// True if the ring holds no item.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True if the ring has no free slot.
+    pub fn is_full(&self) -> bool {
+        self.free_slots() == 0
+    }
+
+    /// Free slots now.
+    pub fn free_slots(&self) -> usize {
+        self.ring.core.free_now()
+    }
+
+    /// A metrics handle on this ring.
+    pub fn stats(&self) -> RingStats {
+        RingStats::new(Arc::clone(&self.ring.core))
+    }
+
+    /// Asks to be told when there is room; see
+    /// [`Producer::register_space_waiter`].
+    pub fn register_space_waiter(&self, n: StdArc<dyn Notify>) -> bool {
+        self.ring.core.register_space_waiter(n, 1)
+    }
+
+    /// True once the consumer has been dropped.
+    pub fn is_disconnected(&self) -> bool {
+        self.ring.core.consumer_gone()
+    }
+}
+
+impl<T> Drop for MpProducer<T> {
+    fn drop(&mut self) {
+        self.ring.core.drop_producer();
+    }
+}

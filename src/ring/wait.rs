@@ -1,0 +1,109 @@
+//! Wait strategies: how a blocking push or pop passes the time.
+
+use super::{Notify, WaitStrategy};
+use crate::sync::{park_timeout, spin_loop, thread, Duration, Instant};
+
+/// Spins before a `Park` ring parks (loom: keep models small).
+const PARK_SPINS: u32 = if cfg!(loom) { 1 } else { 128 };
+/// Yields before a `Park` ring parks.
+const PARK_YIELDS: u32 = if cfg!(loom) { 0 } else { 4 };
+/// Spins before a `Yield` ring starts yielding.
+const YIELD_SPINS: u32 = if cfg!(loom) { 1 } else { 64 };
+
+/// What a waiting thread does next.
+pub(crate) enum Step {
+    Spin,
+    Yield,
+    Park,
+}
+
+/// Escalation from spinning to yielding to parking, per the ring's strategy.
+pub(crate) struct Backoff {
+    strategy: WaitStrategy,
+    n: u32,
+}
+
+impl Backoff {
+    pub(crate) fn new(strategy: WaitStrategy) -> Self {
+        Backoff { strategy, n: 0 }
+    }
+
+    /// The next step; also performs spins and yields itself.
+    #[inline]
+    pub(crate) fn step(&mut self) -> Step {
+        let step = match self.strategy {
+            WaitStrategy::BusySpin => Step::Spin,
+            WaitStrategy::Yield => {
+                if self.n < YIELD_SPINS {
+                    self.n += 1;
+                    Step::Spin
+                } else {
+                    Step::Yield
+                }
+            }
+            WaitStrategy::Park => {
+                if self.n < PARK_SPINS {
+                    self.n += 1;
+                    Step::Spin
+                } else if self.n < PARK_SPINS + PARK_YIELDS {
+                    self.n += 1;
+                    Step::Yield
+                } else {
+                    Step::Park
+                }
+            }
+        };
+        match step {
+            Step::Spin => spin_loop(),
+            Step::Yield => thread::yield_now(),
+            Step::Park => {}
+        }
+        step
+    }
+}
+
+/// A deadline for bounded waits; `None` waits forever.
+#[derive(Clone, Copy)]
+pub(crate) struct Deadline(Option<Instant>);
+
+impl Deadline {
+    pub(crate) fn never() -> Self {
+        Deadline(None)
+    }
+
+    /// `timeout` from now (a timeout too large to represent waits forever).
+    pub(crate) fn after(timeout: Duration) -> Self {
+        Deadline(Instant::now().checked_add(timeout))
+    }
+
+    /// Whether the deadline has passed.
+    #[inline]
+    pub(crate) fn expired(&self) -> bool {
+        match self.0 {
+            None => false,
+            Some(d) => Instant::now() >= d,
+        }
+    }
+
+    /// Parks until unparked (or spuriously), or until the deadline.
+    pub(crate) fn park(&self) {
+        match self.0 {
+            None => thread::park(),
+            Some(d) => {
+                let now = Instant::now();
+                if d > now {
+                    park_timeout(d - now);
+                }
+            }
+        }
+    }
+}
+
+/// Wakes a parked thread; the notifier a blocking push registers.
+pub(crate) struct ThreadNotify(pub(crate) thread::Thread);
+
+impl Notify for ThreadNotify {
+    fn notify(&self) {
+        self.0.unpark();
+    }
+}

@@ -1,0 +1,1087 @@
+//! Sockets: the public API (`Context`, `Socket`, options) and the socket
+//! types as small routing strategies over a socket's pipes.
+//!
+//! A socket lives on the application's thread. It sends by writing whole
+//! messages into the ring of the pipe its pattern picks (round robin for PUSH,
+//! the single peer for PAIR), and receives by popping batches from its one
+//! in-ring, fed by every peer. It never performs network I/O itself: the
+//! I/O threads of the [`reactor`](crate::reactor) do, and inproc peers write
+//! straight into each other's rings.
+//!
+//! Each socket type lives in its own file and only decides where a message
+//! goes and what to do with one that arrives.
+
+#![forbid(unsafe_code)]
+
+mod context;
+mod inproc;
+pub(crate) mod options;
+mod pair;
+mod pipes;
+mod pull;
+mod push;
+pub(crate) mod signal;
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+pub use context::{Context, ContextBuilder};
+pub use options::Options;
+
+use crate::error::{Error, Result};
+use crate::msg::Msg;
+use crate::pipe::{Inbound, Payload, PipeId, PipeWriter};
+use crate::reactor::{Command, SocketLink};
+use crate::ring::{self, Consumer, MpProducer, Notify};
+use crate::sync::AtomicU64;
+use crate::transport::{resolve_endpoint_string, transport_error, Endpoint, LocalAddr};
+pub use crate::zmtp::SocketType;
+
+use inproc::InprocPeer;
+use pipes::{PipeEntry, Pipes};
+use signal::Signal;
+
+/// A failed send, handing the message back.
+#[derive(Debug)]
+pub struct SendError<T> {
+    /// Why it failed.
+    pub error: Error,
+    /// The message that was not sent.
+    pub msg: T,
+}
+
+impl<T> From<SendError<T>> for Error {
+    fn from(e: SendError<T>) -> Error {
+        e.error
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Display for SendError<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "send failed: {}", self.error)
+    }
+}
+
+impl<T: std::fmt::Debug> std::error::Error for SendError<T> {}
+
+/// How long a call may wait.
+#[derive(Clone, Copy, Debug)]
+enum Wait {
+    /// Not at all.
+    No,
+    /// Until this instant (None = forever).
+    Until(Option<Instant>),
+}
+
+impl Wait {
+    fn from_timeout(t: Option<Duration>) -> Wait {
+        match t {
+            Some(d) if d.is_zero() => Wait::No,
+            Some(d) => Wait::Until(Some(Instant::now() + d)),
+            None => Wait::Until(None),
+        }
+    }
+}
+
+/// The per-type routing strategy.
+enum Pattern {
+    Push,
+    Pull,
+    Pair,
+}
+
+impl Pattern {
+    fn new(kind: SocketType) -> Result<Pattern> {
+        Ok(match kind {
+            SocketType::Push => Pattern::Push,
+            SocketType::Pull => Pattern::Pull,
+            SocketType::Pair => Pattern::Pair,
+            other => {
+                return Err(Error::NotSupported(match other {
+                    SocketType::Pub => "PUB sockets are not available yet",
+                    SocketType::Sub => "SUB sockets are not available yet",
+                    SocketType::XPub => "XPUB sockets are not available yet",
+                    SocketType::XSub => "XSUB sockets are not available yet",
+                    SocketType::Req => "REQ sockets are not available yet",
+                    SocketType::Rep => "REP sockets are not available yet",
+                    SocketType::Dealer => "DEALER sockets are not available yet",
+                    SocketType::Router => "ROUTER sockets are not available yet",
+                    _ => "socket type not available",
+                }))
+            }
+        })
+    }
+}
+
+struct Core {
+    ctx: Context,
+    id: u64,
+    kind: SocketType,
+    pattern: Pattern,
+    opts: Options,
+    in_rx: Consumer<Inbound>,
+    in_tx: MpProducer<Inbound>,
+    next_pipe: Arc<AtomicU64>,
+    pipes: Pipes,
+    /// Messages taken from the in-ring, not yet given to the application.
+    inbox: VecDeque<(PipeId, Payload)>,
+    /// The remaining frames of a multipart message being received frame by
+    /// frame.
+    frames: VecDeque<Msg>,
+    /// Frames sent with MORE set, waiting for the last one.
+    partial: Vec<Msg>,
+    signal: Arc<Signal>,
+    /// Whether the in-ring is already shared with peers (it is created anew
+    /// when RCVHWM changes before the first bind/connect).
+    in_shared: bool,
+    /// The link handed to I/O threads; rebuilt when options change.
+    link: Option<Arc<SocketLink>>,
+    /// Bound endpoints: (endpoint, io thread or None for inproc).
+    bound: Vec<(String, Option<usize>)>,
+    /// Connected endpoints: (endpoint, io thread or None for inproc).
+    connected: Vec<(String, Option<usize>)>,
+    /// I/O threads that serve something of this socket.
+    io_used: Vec<usize>,
+    last_endpoint: Option<String>,
+}
+
+/// A ringmq socket. See the crate docs for the patterns.
+///
+/// A socket is `Send` (it can move to another thread) but not `Sync`: like a
+/// libzmq socket, it is used by one thread at a time.
+///
+/// ```
+/// use ringmq::{Context, SocketType};
+/// let ctx = Context::new();
+/// let pull = ctx.socket(SocketType::Pull)?;
+/// let ep = pull.bind("tcp://127.0.0.1:*")?;       // the resolved endpoint
+/// let push = ctx.socket(SocketType::Push)?;
+/// push.connect(&ep)?;
+/// push.send("hello")?;
+/// push.send_multipart(["a", "b"])?;
+/// assert_eq!(&pull.recv()?[..], b"hello");
+/// let parts = pull.recv_multipart()?;
+/// assert_eq!(parts.len(), 2);
+/// # Ok::<(), ringmq::Error>(())
+/// ```
+pub struct Socket {
+    core: RefCell<Core>,
+    _not_sync: PhantomData<std::cell::Cell<()>>,
+}
+
+/// The largest batch taken from the in-ring at once.
+const RECV_BATCH: usize = 256;
+
+/// How many times a blocking call re-checks its rings before it parks.
+const SPIN_CHECKS: u32 = 64;
+
+impl Socket {
+    pub(crate) fn new(ctx: Context, kind: SocketType) -> Result<Socket> {
+        let pattern = Pattern::new(kind)?;
+        let opts = Options::default();
+        let (in_tx, mut in_rx) = ring::mpsc::<Inbound>(opts.recv_ring_capacity())
+            .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
+        let signal = Arc::new(Signal::default());
+        in_rx.set_notifier(Some(signal.clone() as Arc<dyn Notify>));
+        let id = ctx.next_socket_id();
+        ctx.inner
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, signal.clone());
+        Ok(Socket {
+            core: RefCell::new(Core {
+                ctx,
+                id,
+                kind,
+                pattern,
+                opts,
+                in_rx,
+                in_tx,
+                next_pipe: Arc::new(AtomicU64::new(1)),
+                pipes: Pipes::default(),
+                inbox: VecDeque::new(),
+                frames: VecDeque::new(),
+                partial: Vec::new(),
+                signal,
+                in_shared: false,
+                link: None,
+                bound: Vec::new(),
+                connected: Vec::new(),
+                io_used: Vec::new(),
+                last_endpoint: None,
+            }),
+            _not_sync: PhantomData,
+        })
+    }
+
+    /// The socket's type.
+    pub fn socket_type(&self) -> SocketType {
+        self.core.borrow().kind
+    }
+
+    /// Binds to an endpoint and returns it resolved (a `*` port replaced by
+    /// the port the system chose).
+    pub fn bind(&self, endpoint: &str) -> Result<String> {
+        self.core.borrow_mut().bind(endpoint)
+    }
+
+    /// Connects to an endpoint. The connection is made (and remade after a
+    /// failure) in the background; messages queue for it meanwhile.
+    pub fn connect(&self, endpoint: &str) -> Result<()> {
+        self.core.borrow_mut().connect(endpoint)
+    }
+
+    /// Stops listening on an endpoint given to `bind` (the resolved form or
+    /// the form given).
+    pub fn unbind(&self, endpoint: &str) -> Result<()> {
+        self.core.borrow_mut().unbind(endpoint)
+    }
+
+    /// Drops the connection made to an endpoint given to `connect`.
+    pub fn disconnect(&self, endpoint: &str) -> Result<()> {
+        self.core.borrow_mut().disconnect(endpoint)
+    }
+
+    /// The last endpoint bound, resolved (libzmq's `ZMQ_LAST_ENDPOINT`).
+    pub fn last_endpoint(&self) -> Option<String> {
+        self.core.borrow().last_endpoint.clone()
+    }
+
+    /// Sends one frame, waiting up to SNDTIMEO when every peer is at its
+    /// high-water mark. A frame with MORE set is held until the last frame
+    /// of its message is sent; the message then goes out whole.
+    pub fn send(&self, msg: impl Into<Msg>) -> std::result::Result<(), SendError<Msg>> {
+        let mut c = self.core.borrow_mut();
+        let wait = Wait::from_timeout(c.opts.sndtimeo);
+        c.send_frame(msg.into(), wait)
+    }
+
+    /// Sends one frame without waiting: [`Error::WouldBlock`] when no peer
+    /// has room.
+    pub fn try_send(&self, msg: impl Into<Msg>) -> std::result::Result<(), SendError<Msg>> {
+        self.core.borrow_mut().send_frame(msg.into(), Wait::No)
+    }
+
+    /// Sends one frame, waiting at most `timeout`.
+    pub fn send_timeout(
+        &self,
+        msg: impl Into<Msg>,
+        timeout: Duration,
+    ) -> std::result::Result<(), SendError<Msg>> {
+        self.core
+            .borrow_mut()
+            .send_frame(msg.into(), Wait::from_timeout(Some(timeout)))
+    }
+
+    /// Sends a whole multipart message (waiting up to SNDTIMEO).
+    pub fn send_multipart<I, M>(&self, parts: I) -> std::result::Result<(), SendError<Vec<Msg>>>
+    where
+        I: IntoIterator<Item = M>,
+        M: Into<Msg>,
+    {
+        let mut c = self.core.borrow_mut();
+        let wait = Wait::from_timeout(c.opts.sndtimeo);
+        let frames: Vec<Msg> = parts.into_iter().map(Into::into).collect();
+        c.send_message(frames, wait)
+    }
+
+    /// Sends a whole multipart message without waiting.
+    pub fn try_send_multipart<I, M>(&self, parts: I) -> std::result::Result<(), SendError<Vec<Msg>>>
+    where
+        I: IntoIterator<Item = M>,
+        M: Into<Msg>,
+    {
+        let frames: Vec<Msg> = parts.into_iter().map(Into::into).collect();
+        self.core.borrow_mut().send_message(frames, Wait::No)
+    }
+
+    /// Receives one frame, waiting up to RCVTIMEO. Check [`Msg::more`] for
+    /// the frames that follow.
+    pub fn recv(&self) -> Result<Msg> {
+        let mut c = self.core.borrow_mut();
+        let wait = Wait::from_timeout(c.opts.rcvtimeo);
+        c.recv_frame(wait)
+    }
+
+    /// Receives one frame without waiting: [`Error::WouldBlock`] when none is
+    /// queued.
+    pub fn try_recv(&self) -> Result<Msg> {
+        self.core.borrow_mut().recv_frame(Wait::No)
+    }
+
+    /// Receives one frame, waiting at most `timeout` ([`Error::Timeout`]).
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Msg> {
+        self.core
+            .borrow_mut()
+            .recv_frame(Wait::from_timeout(Some(timeout)))
+    }
+
+    /// Receives all frames of the next message (waiting up to RCVTIMEO).
+    pub fn recv_multipart(&self) -> Result<Vec<Msg>> {
+        let mut c = self.core.borrow_mut();
+        let wait = Wait::from_timeout(c.opts.rcvtimeo);
+        c.recv_message(wait)
+    }
+
+    /// Receives all frames of the next message without waiting.
+    pub fn try_recv_multipart(&self) -> Result<Vec<Msg>> {
+        self.core.borrow_mut().recv_message(Wait::No)
+    }
+
+    /// Receives all frames of the next message, waiting at most `timeout`.
+    pub fn recv_multipart_timeout(&self, timeout: Duration) -> Result<Vec<Msg>> {
+        self.core
+            .borrow_mut()
+            .recv_message(Wait::from_timeout(Some(timeout)))
+    }
+
+    /// A copy of the socket's options.
+    pub fn options(&self) -> Options {
+        self.core.borrow().opts.clone()
+    }
+
+    /// Sets `ZMQ_SNDHWM` (0 = no limit). Applies to pipes made after the call.
+    pub fn set_sndhwm(&self, v: i32) -> Result<()> {
+        let v = options::check_hwm("ZMQ_SNDHWM", v)?;
+        self.core.borrow_mut().set(|o| o.sndhwm = v)
+    }
+
+    /// `ZMQ_SNDHWM`.
+    pub fn sndhwm(&self) -> i32 {
+        self.core.borrow().opts.sndhwm
+    }
+
+    /// Sets `ZMQ_RCVHWM` (0 = no limit). It sizes the socket's receive ring,
+    /// so it takes effect only before the first `bind`/`connect`
+    /// ([`Error::WrongState`] after).
+    pub fn set_rcvhwm(&self, v: i32) -> Result<()> {
+        let v = options::check_hwm("ZMQ_RCVHWM", v)?;
+        let mut c = self.core.borrow_mut();
+        if c.in_shared {
+            return Err(Error::WrongState(
+                "ZMQ_RCVHWM must be set before the first bind or connect",
+            ));
+        }
+        c.set(|o| o.rcvhwm = v)?;
+        c.rebuild_in_ring()
+    }
+
+    /// `ZMQ_RCVHWM`.
+    pub fn rcvhwm(&self) -> i32 {
+        self.core.borrow().opts.rcvhwm
+    }
+
+    /// Sets `ZMQ_LINGER`: `None` waits forever for queued messages at close,
+    /// `Some(Duration::ZERO)` drops them.
+    pub fn set_linger(&self, v: Option<Duration>) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.linger = v)
+    }
+
+    /// `ZMQ_LINGER`.
+    pub fn linger(&self) -> Option<Duration> {
+        self.core.borrow().opts.linger
+    }
+
+    /// Sets `ZMQ_RECONNECT_IVL` (`None` disables reconnection).
+    pub fn set_reconnect_ivl(&self, v: Option<Duration>) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.reconnect_ivl = v)
+    }
+
+    /// `ZMQ_RECONNECT_IVL`.
+    pub fn reconnect_ivl(&self) -> Option<Duration> {
+        self.core.borrow().opts.reconnect_ivl
+    }
+
+    /// Sets `ZMQ_RECONNECT_IVL_MAX` (zero: constant interval with jitter).
+    pub fn set_reconnect_ivl_max(&self, v: Duration) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.reconnect_ivl_max = v)
+    }
+
+    /// `ZMQ_RECONNECT_IVL_MAX`.
+    pub fn reconnect_ivl_max(&self) -> Duration {
+        self.core.borrow().opts.reconnect_ivl_max
+    }
+
+    /// Sets `ZMQ_MAXMSGSIZE` (`None` = no limit).
+    pub fn set_maxmsgsize(&self, v: Option<u64>) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.maxmsgsize = v)
+    }
+
+    /// `ZMQ_MAXMSGSIZE`.
+    pub fn maxmsgsize(&self) -> Option<u64> {
+        self.core.borrow().opts.maxmsgsize
+    }
+
+    /// Sets `ZMQ_SNDTIMEO` (`None` = wait forever).
+    pub fn set_sndtimeo(&self, v: Option<Duration>) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.sndtimeo = v)
+    }
+
+    /// `ZMQ_SNDTIMEO`.
+    pub fn sndtimeo(&self) -> Option<Duration> {
+        self.core.borrow().opts.sndtimeo
+    }
+
+    /// Sets `ZMQ_RCVTIMEO` (`None` = wait forever).
+    pub fn set_rcvtimeo(&self, v: Option<Duration>) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.rcvtimeo = v)
+    }
+
+    /// `ZMQ_RCVTIMEO`.
+    pub fn rcvtimeo(&self) -> Option<Duration> {
+        self.core.borrow().opts.rcvtimeo
+    }
+
+    /// Sets `ZMQ_ROUTING_ID` (1–255 bytes, not starting with a zero byte).
+    pub fn set_routing_id(&self, id: impl Into<Bytes>) -> Result<()> {
+        let id = id.into();
+        options::check_routing_id(&id)?;
+        self.core.borrow_mut().set(|o| o.routing_id = Some(id))
+    }
+
+    /// `ZMQ_ROUTING_ID`.
+    pub fn routing_id(&self) -> Option<Bytes> {
+        self.core.borrow().opts.routing_id.clone()
+    }
+
+    /// Sets `ZMQ_IMMEDIATE`.
+    pub fn set_immediate(&self, v: bool) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.immediate = v)
+    }
+
+    /// `ZMQ_IMMEDIATE`.
+    pub fn immediate(&self) -> bool {
+        self.core.borrow().opts.immediate
+    }
+
+    /// Sets `ZMQ_TCP_KEEPALIVE` (`None` = OS default).
+    pub fn set_tcp_keepalive(&self, v: Option<bool>) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.tcp_keepalive = v)
+    }
+
+    /// `ZMQ_TCP_KEEPALIVE`.
+    pub fn tcp_keepalive(&self) -> Option<bool> {
+        self.core.borrow().opts.tcp_keepalive
+    }
+
+    /// Sets `ZMQ_TCP_KEEPALIVE_IDLE` in seconds (`None` = OS default).
+    pub fn set_tcp_keepalive_idle(&self, v: Option<u32>) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.tcp_keepalive_idle = v)
+    }
+
+    /// `ZMQ_TCP_KEEPALIVE_IDLE`.
+    pub fn tcp_keepalive_idle(&self) -> Option<u32> {
+        self.core.borrow().opts.tcp_keepalive_idle
+    }
+
+    /// Sets `ZMQ_TCP_KEEPALIVE_CNT` (`None` = OS default).
+    pub fn set_tcp_keepalive_cnt(&self, v: Option<u32>) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.tcp_keepalive_cnt = v)
+    }
+
+    /// `ZMQ_TCP_KEEPALIVE_CNT`.
+    pub fn tcp_keepalive_cnt(&self) -> Option<u32> {
+        self.core.borrow().opts.tcp_keepalive_cnt
+    }
+
+    /// Sets `ZMQ_TCP_KEEPALIVE_INTVL` in seconds (`None` = OS default).
+    pub fn set_tcp_keepalive_intvl(&self, v: Option<u32>) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.tcp_keepalive_intvl = v)
+    }
+
+    /// `ZMQ_TCP_KEEPALIVE_INTVL`.
+    pub fn tcp_keepalive_intvl(&self) -> Option<u32> {
+        self.core.borrow().opts.tcp_keepalive_intvl
+    }
+
+    /// Sets `ZMQ_SNDBUF` in bytes (`None` = OS default).
+    pub fn set_sndbuf(&self, v: Option<u32>) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.sndbuf = v)
+    }
+
+    /// `ZMQ_SNDBUF`.
+    pub fn sndbuf(&self) -> Option<u32> {
+        self.core.borrow().opts.sndbuf
+    }
+
+    /// Sets `ZMQ_RCVBUF` in bytes (`None` = OS default).
+    pub fn set_rcvbuf(&self, v: Option<u32>) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.rcvbuf = v)
+    }
+
+    /// `ZMQ_RCVBUF`.
+    pub fn rcvbuf(&self) -> Option<u32> {
+        self.core.borrow().opts.rcvbuf
+    }
+
+    /// Sets `ZMQ_BACKLOG` (pending connections per listener).
+    pub fn set_backlog(&self, v: i32) -> Result<()> {
+        if v < 0 {
+            return Err(Error::InvalidOption {
+                option: "ZMQ_BACKLOG",
+                reason: "must not be negative",
+            });
+        }
+        self.core.borrow_mut().set(|o| o.backlog = v)
+    }
+
+    /// `ZMQ_BACKLOG`.
+    pub fn backlog(&self) -> i32 {
+        self.core.borrow().opts.backlog
+    }
+
+    /// Sets `ZMQ_HANDSHAKE_IVL` (`None` = no limit).
+    pub fn set_handshake_ivl(&self, v: Option<Duration>) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.handshake_ivl = v)
+    }
+
+    /// `ZMQ_HANDSHAKE_IVL`.
+    pub fn handshake_ivl(&self) -> Option<Duration> {
+        self.core.borrow().opts.handshake_ivl
+    }
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = self.core.borrow();
+        f.debug_struct("Socket")
+            .field("type", &c.kind)
+            .field("id", &c.id)
+            .field("pipes", &c.pipes.len())
+            .finish()
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        self.core.get_mut().close();
+    }
+}
+
+impl Core {
+    fn set(&mut self, f: impl FnOnce(&mut Options)) -> Result<()> {
+        f(&mut self.opts);
+        self.link = None;
+        Ok(())
+    }
+
+    fn check_live(&self) -> Result<()> {
+        if self.ctx.is_terminated() {
+            Err(Error::ContextTerminated)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn rebuild_in_ring(&mut self) -> Result<()> {
+        let (tx, mut rx) = ring::mpsc::<Inbound>(self.opts.recv_ring_capacity())
+            .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
+        rx.set_notifier(Some(self.signal.clone() as Arc<dyn Notify>));
+        self.in_tx = tx;
+        self.in_rx = rx;
+        Ok(())
+    }
+
+    fn link(&mut self) -> Arc<SocketLink> {
+        self.in_shared = true;
+        if let Some(l) = &self.link {
+            return l.clone();
+        }
+        let l = Arc::new(SocketLink {
+            id: self.id,
+            socket_type: self.kind,
+            options: self.opts.clone(),
+            in_tx: self.in_tx.clone(),
+            next_pipe: self.next_pipe.clone(),
+        });
+        self.link = Some(l.clone());
+        l
+    }
+
+    fn inproc_peer(&mut self) -> InprocPeer {
+        self.in_shared = true;
+        InprocPeer {
+            socket_id: self.id,
+            socket_type: self.kind,
+            in_tx: self.in_tx.clone(),
+            next_pipe: self.next_pipe.clone(),
+            routing_id: self.opts.routing_id.clone(),
+        }
+    }
+
+    fn note_io(&mut self, io: usize) {
+        if !self.io_used.contains(&io) {
+            self.io_used.push(io);
+        }
+    }
+
+    fn bind(&mut self, endpoint: &str) -> Result<String> {
+        self.check_live()?;
+        let ep = Endpoint::parse(endpoint)?;
+        let resolved = match &ep {
+            Endpoint::Inproc(name) => {
+                let me = self.inproc_peer();
+                self.ctx
+                    .inner
+                    .inproc
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .bind(name, me)?;
+                self.bound.push((endpoint.to_owned(), None));
+                endpoint.to_owned()
+            }
+            Endpoint::Tcp(t) => {
+                let (listener, addr) = crate::transport::bind_tcp(t, &self.opts.tcp())
+                    .map_err(|e| transport_error(&ep, e))?;
+                let resolved = resolve_endpoint_string(&ep, &LocalAddr::Tcp(addr));
+                self.start_listener(
+                    crate::reactor::Listener::Tcp(listener),
+                    resolved.clone(),
+                    None,
+                )
+            }
+            Endpoint::Ipc(path) => {
+                let (listener, guard) =
+                    crate::transport::bind_ipc(path).map_err(|e| transport_error(&ep, e))?;
+                let resolved =
+                    resolve_endpoint_string(&ep, &LocalAddr::Ipc(guard.path().to_path_buf()));
+                self.start_listener(
+                    crate::reactor::Listener::Unix(listener),
+                    resolved.clone(),
+                    Some(guard),
+                )
+            }
+        };
+        self.last_endpoint = Some(resolved.clone());
+        Ok(resolved)
+    }
+
+    fn start_listener(
+        &mut self,
+        listener: crate::reactor::Listener,
+        resolved: String,
+        guard: Option<crate::transport::IpcGuard>,
+    ) -> String {
+        let io = self.ctx.pick_io();
+        let link = self.link();
+        self.ctx.send_io(
+            io,
+            Command::Listen {
+                link,
+                listener,
+                endpoint: resolved.clone(),
+                guard,
+            },
+        );
+        self.note_io(io);
+        self.bound.push((resolved.clone(), Some(io)));
+        resolved
+    }
+
+    fn connect(&mut self, endpoint: &str) -> Result<()> {
+        self.check_live()?;
+        let ep = Endpoint::parse(endpoint)?;
+        if self.kind == SocketType::Pair && !self.pipes.is_empty() {
+            return Err(Error::WrongState("a PAIR socket has one peer"));
+        }
+        match ep {
+            Endpoint::Inproc(name) => {
+                let me = self.inproc_peer();
+                self.ctx
+                    .inner
+                    .inproc
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .connect(&name, me)?;
+                self.connected.push((endpoint.to_owned(), None));
+            }
+            ep => {
+                let (tx, rx) = ring::spsc::<Payload>(self.opts.send_ring_capacity())
+                    .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
+                let link = self.link();
+                let pipe = link.alloc_pipe();
+                self.pipes.insert(
+                    pipe,
+                    PipeEntry {
+                        writer: PipeWriter::Engine(tx),
+                        peer: None,
+                        connected: false,
+                        endpoint: Some(endpoint.to_owned()),
+                    },
+                );
+                let io = self.ctx.pick_io();
+                self.ctx.send_io(
+                    io,
+                    Command::Connect {
+                        link,
+                        endpoint: ep,
+                        endpoint_str: endpoint.to_owned(),
+                        pipe,
+                        out: rx,
+                    },
+                );
+                self.note_io(io);
+                self.connected.push((endpoint.to_owned(), Some(io)));
+            }
+        }
+        Ok(())
+    }
+
+    fn unbind(&mut self, endpoint: &str) -> Result<()> {
+        let Some(pos) = self.bound.iter().position(|(e, _)| e == endpoint) else {
+            return Err(Error::InvalidEndpoint {
+                endpoint: endpoint.to_owned(),
+                reason: "not bound by this socket",
+            });
+        };
+        let (ep, io) = self.bound.remove(pos);
+        match io {
+            None => {
+                if let Ok(Endpoint::Inproc(name)) = Endpoint::parse(&ep) {
+                    self.ctx
+                        .inner
+                        .inproc
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .unbind(&name, self.id);
+                }
+            }
+            Some(io) => self.ctx.send_io(
+                io,
+                Command::Unbind {
+                    socket: self.id,
+                    endpoint: ep,
+                },
+            ),
+        }
+        Ok(())
+    }
+
+    fn disconnect(&mut self, endpoint: &str) -> Result<()> {
+        let Some(pos) = self.connected.iter().position(|(e, _)| e == endpoint) else {
+            return Err(Error::InvalidEndpoint {
+                endpoint: endpoint.to_owned(),
+                reason: "not connected by this socket",
+            });
+        };
+        let (ep, io) = self.connected.remove(pos);
+        for id in self.pipes.ids_for_endpoint(&ep) {
+            self.pipes.remove(id);
+        }
+        if let Some(io) = io {
+            self.ctx.send_io(
+                io,
+                Command::Disconnect {
+                    socket: self.id,
+                    endpoint: ep,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) {
+        self.ctx
+            .inner
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
+        self.ctx
+            .inner
+            .inproc
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove_socket(self.id);
+        // Inproc peers learn at once that this side is gone.
+        for (_, entry) in self.pipes.iter() {
+            if let PipeWriter::Inproc { peer, id_at_peer } = &entry.writer {
+                let _ = peer.try_push(Inbound::Detached { pipe: *id_at_peer });
+            }
+        }
+        // Engines keep what is queued for them until linger runs out.
+        self.pipes = Pipes::default();
+        for &io in &self.io_used {
+            self.ctx.send_io(
+                io,
+                Command::Close {
+                    socket: self.id,
+                    linger: self.opts.linger,
+                },
+            );
+        }
+    }
+
+    // ----- inbound processing -----
+
+    /// Applies one item from the in-ring.
+    fn apply(&mut self, item: Inbound) {
+        match item {
+            Inbound::Msg { pipe, payload } => {
+                if self.can_recv() {
+                    self.inbox.push_back((pipe, payload));
+                }
+                // Messages to a socket that cannot receive are dropped (a
+                // peer of a send-only socket has nothing to say).
+            }
+            Inbound::Attached(a) => {
+                let accept = match self.pattern {
+                    Pattern::Pair => self.pipes.is_empty(),
+                    _ => true,
+                };
+                if accept {
+                    self.pipes.insert(
+                        a.pipe,
+                        PipeEntry {
+                            writer: a.writer,
+                            peer: Some(a.peer),
+                            connected: true,
+                            endpoint: None,
+                        },
+                    );
+                } else {
+                    tracing::debug!("PAIR socket already has a peer; extra peer refused");
+                    if let PipeWriter::Inproc { peer, id_at_peer } = &a.writer {
+                        let _ = peer.try_push(Inbound::Detached { pipe: *id_at_peer });
+                    }
+                }
+            }
+            Inbound::Connected { pipe, peer } => {
+                if let Some(e) = self.pipes.get_mut(pipe) {
+                    e.connected = true;
+                    e.peer = Some(*peer);
+                }
+            }
+            Inbound::Disconnected { pipe } => {
+                if let Some(e) = self.pipes.get_mut(pipe) {
+                    e.connected = false;
+                }
+            }
+            Inbound::Detached { pipe } => {
+                self.pipes.remove(pipe);
+            }
+        }
+    }
+
+    fn can_recv(&self) -> bool {
+        !matches!(self.pattern, Pattern::Push)
+    }
+
+    fn can_send(&self) -> bool {
+        !matches!(self.pattern, Pattern::Pull)
+    }
+
+    /// Moves a batch from the in-ring into the inbox. Returns how many items
+    /// were taken.
+    fn fill(&mut self, max: usize) -> usize {
+        let mut taken = Vec::new();
+        let n = self.in_rx.drain_into(&mut taken, max);
+        for item in taken {
+            self.apply(item);
+        }
+        n
+    }
+
+    /// While sending: learn about new and dead pipes without letting the
+    /// inbox grow past the receive ring's size.
+    fn pump_for_send(&mut self) {
+        let room = self.in_rx.capacity().saturating_sub(self.inbox.len());
+        if room > 0 && !self.in_rx.is_empty() {
+            self.fill(room.min(RECV_BATCH));
+        }
+    }
+
+    /// Sleeps until a producer signals or the wait runs out. Returns false on
+    /// timeout.
+    fn sleep(&mut self, wait: Wait, space_on_pipes: bool) -> Result<bool> {
+        let Wait::Until(deadline) = wait else {
+            return Ok(false);
+        };
+        self.check_live()?;
+        self.signal.arm();
+        if space_on_pipes {
+            let n: Arc<dyn Notify> = self.signal.clone();
+            for (_, e) in self.pipes.iter() {
+                if !e.writer.register_space_waiter(n.clone()) {
+                    // Room appeared meanwhile: go round again.
+                    return Ok(true);
+                }
+            }
+        }
+        if !self.in_rx.prepare_sleep() {
+            return Ok(true);
+        }
+        let woke = self.signal.wait(deadline);
+        self.in_rx.cancel_sleep();
+        self.check_live()?;
+        if !woke {
+            if let Some(d) = deadline {
+                if Instant::now() >= d {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    // ----- send -----
+
+    fn send_frame(&mut self, msg: Msg, wait: Wait) -> std::result::Result<(), SendError<Msg>> {
+        if let Err(error) = self.check_send() {
+            return Err(SendError { error, msg });
+        }
+        if msg.more() {
+            self.partial.push(msg);
+            return Ok(());
+        }
+        let payload = if self.partial.is_empty() {
+            Payload::One(msg)
+        } else {
+            let mut frames = std::mem::take(&mut self.partial);
+            frames.push(msg);
+            Payload::from_frames(frames)
+        };
+        self.route(payload, wait).map_err(|(error, p)| {
+            // Give back the last frame; earlier frames stay queued so the
+            // caller can retry the last frame alone.
+            let mut frames = p.into_frames();
+            let last = frames.pop().unwrap_or_default();
+            if !frames.is_empty() {
+                for f in frames.iter_mut() {
+                    f.set_more(true);
+                }
+                self.partial = frames;
+            }
+            SendError { error, msg: last }
+        })
+    }
+
+    fn send_message(
+        &mut self,
+        frames: Vec<Msg>,
+        wait: Wait,
+    ) -> std::result::Result<(), SendError<Vec<Msg>>> {
+        if let Err(error) = self.check_send() {
+            return Err(SendError { error, msg: frames });
+        }
+        if !self.partial.is_empty() {
+            return Err(SendError {
+                error: Error::WrongState("a multipart message sent frame by frame is unfinished"),
+                msg: frames,
+            });
+        }
+        let payload = Payload::from_frames(frames);
+        self.route(payload, wait).map_err(|(error, p)| SendError {
+            error,
+            msg: p.into_frames(),
+        })
+    }
+
+    fn check_send(&self) -> Result<()> {
+        self.check_live()?;
+        if !self.can_send() {
+            return Err(Error::NotSupported("a PULL socket cannot send"));
+        }
+        Ok(())
+    }
+
+    fn route(
+        &mut self,
+        mut payload: Payload,
+        wait: Wait,
+    ) -> std::result::Result<(), (Error, Payload)> {
+        let mut spins = 0;
+        loop {
+            self.pump_for_send();
+            let r = match self.pattern {
+                Pattern::Push => push::send(&mut self.pipes, payload, self.opts.immediate),
+                Pattern::Pair => pair::send(&mut self.pipes, payload, self.opts.immediate),
+                Pattern::Pull => unreachable!("checked by check_send"),
+            };
+            match r {
+                Ok(()) => return Ok(()),
+                Err(p) => payload = p,
+            }
+            if spins < SPIN_CHECKS {
+                spins += 1;
+                std::hint::spin_loop();
+                continue;
+            }
+            match self.sleep(wait, true) {
+                Ok(true) => continue,
+                Ok(false) => {
+                    let e = if matches!(wait, Wait::No) {
+                        Error::WouldBlock
+                    } else {
+                        Error::Timeout
+                    };
+                    return Err((e, payload));
+                }
+                Err(e) => return Err((e, payload)),
+            }
+        }
+    }
+
+    // ----- receive -----
+
+    fn next_payload(&mut self, wait: Wait) -> Result<(PipeId, Payload)> {
+        self.check_live()?;
+        if !self.can_recv() {
+            return Err(Error::NotSupported("a PUSH socket cannot receive"));
+        }
+        let mut spins = 0;
+        loop {
+            if let Some(x) = self.inbox.pop_front() {
+                return Ok(x);
+            }
+            if self.fill(RECV_BATCH) > 0 {
+                continue;
+            }
+            if spins < SPIN_CHECKS && !matches!(wait, Wait::No) {
+                spins += 1;
+                std::hint::spin_loop();
+                continue;
+            }
+            match self.sleep(wait, false)? {
+                true => continue,
+                false => {
+                    return Err(if matches!(wait, Wait::No) {
+                        Error::WouldBlock
+                    } else {
+                        Error::Timeout
+                    })
+                }
+            }
+        }
+    }
+
+    fn recv_frame(&mut self, wait: Wait) -> Result<Msg> {
+        if let Some(m) = self.frames.pop_front() {
+            return Ok(m);
+        }
+        let (_, payload) = self.next_payload(wait)?;
+        match payload {
+            Payload::One(m) => Ok(m),
+            Payload::Multi(v) => {
+                let mut it = v.into_iter();
+                let first = it.next().unwrap_or_default();
+                self.frames.extend(it);
+                Ok(first)
+            }
+        }
+    }
+
+    fn recv_message(&mut self, wait: Wait) -> Result<Vec<Msg>> {
+        if !self.frames.is_empty() {
+            return Ok(self.frames.drain(..).collect());
+        }
+        let (_, payload) = self.next_payload(wait)?;
+        Ok(payload.into_frames())
+    }
+}

@@ -1,0 +1,185 @@
+//! Socket options, with libzmq's names and defaults.
+//!
+//! Every option keeps libzmq's meaning and default unless a line here says
+//! otherwise. Where ringmq counts differently, the setter's doc says how.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::error::{Error, Result};
+
+/// The options of one socket. Read by the socket and, as a snapshot taken at
+/// `bind`/`connect` time, by the I/O thread serving its connections.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// `ZMQ_SNDHWM`: messages queued towards one peer before the socket is
+    /// "mute" for it (PUSH blocks, PUB drops). Default 1000. ringmq rounds
+    /// the mark up to a power of two (the pipe is a ring of that size) and
+    /// caps it, and "no limit" (0), at 2^20 messages.
+    pub sndhwm: i32,
+    /// `ZMQ_RCVHWM`: messages queued for the application. Default 1000;
+    /// rounded up to a power of two and capped, like 0 (no limit), at 2^20. ringmq keeps one receive queue per socket, shared
+    /// by all its peers, rather than one per peer: the mark bounds the socket's
+    /// whole backlog, and a full queue stops reading from every peer (TCP flow
+    /// control then pushes back on the senders).
+    pub rcvhwm: i32,
+    /// `ZMQ_LINGER`: how long `close` (drop) keeps delivering queued messages.
+    /// `None` = forever (libzmq's -1, the default); `Some(0)` = drop at once.
+    pub linger: Option<Duration>,
+    /// `ZMQ_RECONNECT_IVL`: the first wait before reconnecting. Default
+    /// 100 ms; `None` (libzmq's -1) disables reconnection.
+    pub reconnect_ivl: Option<Duration>,
+    /// `ZMQ_RECONNECT_IVL_MAX`: with a non-zero value the wait doubles after
+    /// each failed attempt up to this; zero (the default) keeps a constant wait
+    /// plus random jitter, as libzmq does.
+    pub reconnect_ivl_max: Duration,
+    /// `ZMQ_MAXMSGSIZE`: the largest inbound message accepted; a peer sending a
+    /// larger frame is disconnected. `None` = no limit (default).
+    pub maxmsgsize: Option<u64>,
+    /// `ZMQ_SNDTIMEO`: how long a blocking send waits. `None` = forever.
+    pub sndtimeo: Option<Duration>,
+    /// `ZMQ_RCVTIMEO`: how long a blocking receive waits. `None` = forever.
+    pub rcvtimeo: Option<Duration>,
+    /// `ZMQ_ROUTING_ID`: the identity sent to peers (1–255 bytes, not starting
+    /// with a zero byte).
+    pub routing_id: Option<Bytes>,
+    /// `ZMQ_IMMEDIATE`: when true, messages are queued only to peers whose
+    /// connection is complete.
+    pub immediate: bool,
+    /// `ZMQ_TCP_KEEPALIVE`: `None` = OS default (libzmq's -1).
+    pub tcp_keepalive: Option<bool>,
+    /// `ZMQ_TCP_KEEPALIVE_IDLE` in seconds; `None` = OS default.
+    pub tcp_keepalive_idle: Option<u32>,
+    /// `ZMQ_TCP_KEEPALIVE_CNT`; `None` = OS default.
+    pub tcp_keepalive_cnt: Option<u32>,
+    /// `ZMQ_TCP_KEEPALIVE_INTVL` in seconds; `None` = OS default.
+    pub tcp_keepalive_intvl: Option<u32>,
+    /// `ZMQ_SNDBUF` in bytes; `None` = OS default.
+    pub sndbuf: Option<u32>,
+    /// `ZMQ_RCVBUF` in bytes; `None` = OS default.
+    pub rcvbuf: Option<u32>,
+    /// `ZMQ_BACKLOG`: pending connections on a listener. Default 100.
+    pub backlog: i32,
+    /// `ZMQ_IPV6`: `*` binds dual-stack `[::]` and host names may resolve to
+    /// IPv6 addresses. Default off, as in libzmq (IPv6 literals always work).
+    pub ipv6: bool,
+    /// `ZMQ_HANDSHAKE_IVL`: a peer that has not finished its handshake in this
+    /// time is dropped. Default 30 s; `None` disables the limit.
+    pub handshake_ivl: Option<Duration>,
+}
+
+/// The most messages an "unlimited" (HWM 0) pipe holds.
+pub(crate) const UNLIMITED_PIPE: usize = 1 << 20;
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            sndhwm: 1000,
+            rcvhwm: 1000,
+            linger: None,
+            reconnect_ivl: Some(Duration::from_millis(100)),
+            reconnect_ivl_max: Duration::ZERO,
+            maxmsgsize: None,
+            sndtimeo: None,
+            rcvtimeo: None,
+            routing_id: None,
+            immediate: false,
+            tcp_keepalive: None,
+            tcp_keepalive_idle: None,
+            tcp_keepalive_cnt: None,
+            tcp_keepalive_intvl: None,
+            sndbuf: None,
+            rcvbuf: None,
+            backlog: 100,
+            ipv6: false,
+            handshake_ivl: Some(Duration::from_secs(30)),
+        }
+    }
+}
+
+impl Options {
+    /// The send pipe's ring capacity.
+    pub(crate) fn send_ring_capacity(&self) -> usize {
+        crate::pipe::ring_capacity_for_hwm(self.sndhwm, UNLIMITED_PIPE)
+    }
+
+    /// The receive ring's capacity.
+    pub(crate) fn recv_ring_capacity(&self) -> usize {
+        crate::pipe::ring_capacity_for_hwm(self.rcvhwm, UNLIMITED_PIPE)
+    }
+
+    /// The TCP settings for the transport layer.
+    pub(crate) fn tcp(&self) -> crate::transport::TcpOptions {
+        crate::transport::TcpOptions {
+            keepalive: self.tcp_keepalive,
+            keepalive_idle: self
+                .tcp_keepalive_idle
+                .map(|s| Duration::from_secs(s.into())),
+            keepalive_cnt: self.tcp_keepalive_cnt,
+            keepalive_intvl: self
+                .tcp_keepalive_intvl
+                .map(|s| Duration::from_secs(s.into())),
+            sndbuf: self.sndbuf.map(|b| b as usize),
+            rcvbuf: self.rcvbuf.map(|b| b as usize),
+            backlog: self.backlog,
+            ipv6: self.ipv6,
+        }
+    }
+}
+
+/// Checks a high-water mark value.
+pub(crate) fn check_hwm(option: &'static str, v: i32) -> Result<i32> {
+    if v < 0 {
+        return Err(Error::InvalidOption {
+            option,
+            reason: "must be 0 (no limit) or positive",
+        });
+    }
+    Ok(v)
+}
+
+/// Checks a routing id value (libzmq: 1–255 bytes, first byte not zero).
+pub(crate) fn check_routing_id(id: &[u8]) -> Result<()> {
+    if id.is_empty() || id.len() > 255 {
+        return Err(Error::InvalidOption {
+            option: "ZMQ_ROUTING_ID",
+            reason: "must be 1 to 255 bytes long",
+        });
+    }
+    if id[0] == 0 {
+        return Err(Error::InvalidOption {
+            option: "ZMQ_ROUTING_ID",
+            reason: "must not start with a zero byte (reserved for generated ids)",
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_libzmq() {
+        let o = Options::default();
+        assert_eq!(o.sndhwm, 1000);
+        assert_eq!(o.rcvhwm, 1000);
+        assert_eq!(o.linger, None);
+        assert_eq!(o.reconnect_ivl, Some(Duration::from_millis(100)));
+        assert_eq!(o.reconnect_ivl_max, Duration::ZERO);
+        assert_eq!(o.backlog, 100);
+        assert_eq!(o.handshake_ivl, Some(Duration::from_secs(30)));
+        assert_eq!(o.send_ring_capacity(), 1024);
+    }
+
+    #[test]
+    fn routing_id_checks() {
+        assert!(check_routing_id(b"abc").is_ok());
+        assert!(check_routing_id(b"").is_err());
+        assert!(check_routing_id(&[0, 1]).is_err());
+        assert!(check_routing_id(&[7; 256]).is_err());
+        assert!(check_hwm("ZMQ_SNDHWM", -1).is_err());
+        assert_eq!(check_hwm("ZMQ_SNDHWM", 0).unwrap(), 0);
+    }
+}

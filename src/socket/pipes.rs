@@ -1,0 +1,120 @@
+//! A socket's table of pipes, and the two routing primitives built on it:
+//! load balancing (round robin over pipes with room) and fair queueing (which
+//! the shared in-ring gives by arrival order).
+
+use std::collections::HashMap;
+
+use crate::pipe::{Payload, PipeId, PipeWriter};
+use crate::ring::PushError;
+use crate::zmtp::PeerInfo;
+
+/// One peer of a socket.
+pub(crate) struct PipeEntry {
+    /// Where its messages go.
+    pub(crate) writer: PipeWriter,
+    /// What it said about itself in its handshake (None until connected).
+    pub(crate) peer: Option<PeerInfo>,
+    /// Whether its connection is up (a connect pipe queues while it is not).
+    pub(crate) connected: bool,
+    /// For a connect pipe, the endpoint it connects to.
+    pub(crate) endpoint: Option<String>,
+}
+
+/// A socket's pipes, in attach order for round robin.
+#[derive(Default)]
+pub(crate) struct Pipes {
+    map: HashMap<PipeId, PipeEntry>,
+    order: Vec<PipeId>,
+    cursor: usize,
+}
+
+impl Pipes {
+    /// Adds a pipe.
+    pub(crate) fn insert(&mut self, id: PipeId, entry: PipeEntry) {
+        if self.map.insert(id, entry).is_none() {
+            self.order.push(id);
+        }
+    }
+
+    /// Removes a pipe, returning it.
+    pub(crate) fn remove(&mut self, id: PipeId) -> Option<PipeEntry> {
+        let e = self.map.remove(&id)?;
+        if let Some(pos) = self.order.iter().position(|&p| p == id) {
+            self.order.remove(pos);
+            if self.cursor > pos {
+                self.cursor -= 1;
+            }
+            if self.cursor >= self.order.len() {
+                self.cursor = 0;
+            }
+        }
+        Some(e)
+    }
+
+    /// A pipe by id.
+    pub(crate) fn get_mut(&mut self, id: PipeId) -> Option<&mut PipeEntry> {
+        self.map.get_mut(&id)
+    }
+
+    /// The number of pipes.
+    pub(crate) fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Whether there are none.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// All pipes.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (PipeId, &PipeEntry)> {
+        self.order
+            .iter()
+            .filter_map(|id| self.map.get(id).map(|e| (*id, e)))
+    }
+
+    /// Ids of the pipes whose endpoint is `ep`.
+    pub(crate) fn ids_for_endpoint(&self, ep: &str) -> Vec<PipeId> {
+        self.iter()
+            .filter(|(_, e)| e.endpoint.as_deref() == Some(ep))
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    /// Load balancing: offers the message to each usable pipe once, starting
+    /// after the one used last; the first with room takes it. With
+    /// `immediate`, pipes whose connection is not up are skipped. Pipes whose
+    /// reader is gone are dropped on the way. On failure the message is handed
+    /// back.
+    pub(crate) fn send_lb(&mut self, mut payload: Payload, immediate: bool) -> Result<(), Payload> {
+        let mut tried = 0;
+        while tried < self.order.len() {
+            if self.cursor >= self.order.len() {
+                self.cursor = 0;
+            }
+            let id = self.order[self.cursor];
+            let entry = self.map.get_mut(&id).expect("order and map agree");
+            if immediate && !entry.connected {
+                self.cursor += 1;
+                tried += 1;
+                continue;
+            }
+            match entry.writer.try_write(payload) {
+                Ok(()) => {
+                    self.cursor += 1;
+                    return Ok(());
+                }
+                Err(PushError::Full(p)) => {
+                    payload = p;
+                    self.cursor += 1;
+                    tried += 1;
+                }
+                Err(PushError::Disconnected(p)) => {
+                    payload = p;
+                    self.remove(id);
+                }
+            }
+        }
+        Err(payload)
+    }
+}

@@ -1,0 +1,365 @@
+//! Socket behaviour among ringmq sockets: inproc, ipc, high-water marks,
+//! linger, option errors, misuse errors, and hostile raw TCP clients.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use ringmq::{Context, Error, SocketType};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn sock(ctx: &Context, kind: SocketType) -> ringmq::Socket {
+    let s = ctx.socket(kind).unwrap();
+    s.set_rcvtimeo(Some(WAIT)).unwrap();
+    s.set_sndtimeo(Some(WAIT)).unwrap();
+    s
+}
+
+#[test]
+fn inproc_push_pull_in_order_and_multipart() {
+    let ctx = Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    pull.bind("inproc://core-a").unwrap();
+    let push = sock(&ctx, SocketType::Push);
+    push.connect("inproc://core-a").unwrap();
+    let sender = std::thread::spawn(move || {
+        for i in 0..20_000u32 {
+            push.send(i.to_le_bytes().to_vec()).unwrap();
+        }
+        push.send_multipart(["x", "", "yz"]).unwrap();
+        push
+    });
+    for i in 0..20_000u32 {
+        let m = pull.recv().unwrap();
+        assert_eq!(u32::from_le_bytes(m[..].try_into().unwrap()), i);
+    }
+    let parts = pull.recv_multipart().unwrap();
+    let parts: Vec<&[u8]> = parts.iter().map(|m| &m[..]).collect();
+    assert_eq!(parts, vec![&b"x"[..], b"", b"yz"]);
+    drop(sender.join().unwrap());
+}
+
+#[test]
+fn inproc_connect_before_bind() {
+    let ctx = Context::new();
+    let a = sock(&ctx, SocketType::Pair);
+    a.connect("inproc://core-late").unwrap();
+    let b = sock(&ctx, SocketType::Pair);
+    b.bind("inproc://core-late").unwrap();
+    a.send("hi").unwrap();
+    assert_eq!(&b.recv().unwrap()[..], b"hi");
+    b.send("back").unwrap();
+    assert_eq!(&a.recv().unwrap()[..], b"back");
+}
+
+#[test]
+fn inproc_name_in_use_and_incompatible_peer() {
+    let ctx = Context::new();
+    let a = sock(&ctx, SocketType::Pull);
+    a.bind("inproc://core-dup").unwrap();
+    let b = sock(&ctx, SocketType::Pull);
+    assert!(matches!(
+        b.bind("inproc://core-dup"),
+        Err(Error::AddrInUse(_))
+    ));
+    let c = sock(&ctx, SocketType::Pull);
+    assert!(matches!(
+        c.connect("inproc://core-dup"),
+        Err(Error::IncompatiblePeer(_))
+    ));
+}
+
+#[test]
+fn frame_by_frame_send_is_delivered_whole() {
+    let ctx = Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = sock(&ctx, SocketType::Push);
+    push.connect(&ep).unwrap();
+    push.send(ringmq::Msg::from("a").with_more(true)).unwrap();
+    push.send(ringmq::Msg::from("b").with_more(true)).unwrap();
+    // Nothing is on the wire until the last frame.
+    assert!(matches!(
+        pull.recv_timeout(Duration::from_millis(100)),
+        Err(Error::Timeout)
+    ));
+    push.send("c").unwrap();
+    let first = pull.recv().unwrap();
+    assert!(first.more());
+    let second = pull.recv().unwrap();
+    assert!(second.more());
+    let third = pull.recv().unwrap();
+    assert!(!third.more());
+    assert_eq!(
+        (&first[..], &second[..], &third[..]),
+        (&b"a"[..], &b"b"[..], &b"c"[..])
+    );
+}
+
+#[test]
+fn misuse_gets_clear_errors() {
+    let ctx = Context::new();
+    let push = sock(&ctx, SocketType::Push);
+    let pull = sock(&ctx, SocketType::Pull);
+    assert!(matches!(push.try_recv(), Err(Error::NotSupported(_))));
+    assert!(matches!(
+        pull.try_send("x").map_err(|e| e.error),
+        Err(Error::NotSupported(_))
+    ));
+    for bad in [
+        "",
+        "tcp://",
+        "tcp://127.0.0.1",
+        "udp://1.2.3.4:5",
+        "inproc://",
+        "nonsense",
+    ] {
+        assert!(
+            matches!(push.connect(bad), Err(Error::InvalidEndpoint { .. })),
+            "{bad:?} accepted"
+        );
+    }
+    assert!(matches!(
+        push.set_sndhwm(-1),
+        Err(Error::InvalidOption { .. })
+    ));
+    assert!(matches!(
+        push.set_routing_id(vec![0u8, 1]),
+        Err(Error::InvalidOption { .. })
+    ));
+    assert!(matches!(
+        push.unbind("tcp://127.0.0.1:1"),
+        Err(Error::InvalidEndpoint { .. })
+    ));
+}
+
+#[test]
+fn tcp_port_in_use_is_reported() {
+    let ctx = Context::new();
+    let a = sock(&ctx, SocketType::Pull);
+    let ep = a.bind("tcp://127.0.0.1:*").unwrap();
+    let b = sock(&ctx, SocketType::Pull);
+    assert!(matches!(b.bind(&ep), Err(Error::AddrInUse(_))));
+    assert_eq!(a.last_endpoint().as_deref(), Some(ep.as_str()));
+}
+
+#[test]
+fn ipc_file_removed_on_unbind_and_close() {
+    let path = std::env::temp_dir().join(format!("ringmq-core-{}.sock", std::process::id()));
+    let ep = format!("ipc://{}", path.display());
+    let ctx = Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    pull.bind(&ep).unwrap();
+    assert!(path.exists());
+    let push = sock(&ctx, SocketType::Push);
+    push.connect(&ep).unwrap();
+    push.send("over ipc").unwrap();
+    assert_eq!(&pull.recv().unwrap()[..], b"over ipc");
+    pull.unbind(&ep).unwrap();
+    wait_until(|| !path.exists());
+    pull.bind(&ep).unwrap();
+    assert!(path.exists());
+    drop(pull);
+    wait_until(|| !path.exists());
+}
+
+fn wait_until(mut f: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("condition not reached within 5 s");
+}
+
+#[test]
+fn send_blocks_at_hwm_and_resumes_when_drained() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let ep = format!("tcp://127.0.0.1:{port}");
+    let ctx = Context::new();
+    let push = sock(&ctx, SocketType::Push);
+    push.set_sndhwm(16).unwrap();
+    push.set_reconnect_ivl(Some(Duration::from_millis(20)))
+        .unwrap();
+    push.connect(&ep).unwrap();
+    // Nobody listens yet: messages queue in the pipe up to the mark.
+    for i in 0..16u32 {
+        push.try_send(i.to_le_bytes().to_vec()).unwrap();
+    }
+    let e = push.try_send("over").unwrap_err();
+    assert!(matches!(e.error, Error::WouldBlock));
+    assert_eq!(&e.msg[..], b"over", "the message is handed back");
+    let e = push
+        .send_timeout("over", Duration::from_millis(50))
+        .unwrap_err();
+    assert!(matches!(e.error, Error::Timeout));
+    // A reader appears: the queue drains and sends go through again.
+    let pull = sock(&ctx, SocketType::Pull);
+    pull.bind(&ep).unwrap();
+    push.send("after").unwrap();
+    for i in 0..16u32 {
+        assert_eq!(&pull.recv().unwrap()[..], i.to_le_bytes());
+    }
+    assert_eq!(&pull.recv().unwrap()[..], b"after");
+}
+
+#[test]
+fn linger_delivers_queued_messages_after_close() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let ep = format!("tcp://127.0.0.1:{port}");
+    let ctx = Context::new();
+    let push = sock(&ctx, SocketType::Push);
+    push.set_reconnect_ivl(Some(Duration::from_millis(20)))
+        .unwrap();
+    push.connect(&ep).unwrap();
+    for i in 0..5u8 {
+        push.send(vec![i]).unwrap();
+    }
+    drop(push); // default linger: deliver everything
+    let pull = sock(&ctx, SocketType::Pull);
+    pull.bind(&ep).unwrap();
+    for i in 0..5u8 {
+        assert_eq!(&pull.recv().unwrap()[..], [i]);
+    }
+}
+
+#[test]
+fn linger_zero_drops_queued_messages() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let ep = format!("tcp://127.0.0.1:{port}");
+    let ctx = Context::new();
+    let push = sock(&ctx, SocketType::Push);
+    push.set_linger(Some(Duration::ZERO)).unwrap();
+    push.connect(&ep).unwrap();
+    push.send("dropped").unwrap();
+    drop(push);
+    let pull = sock(&ctx, SocketType::Pull);
+    pull.bind(&ep).unwrap();
+    assert!(matches!(
+        pull.recv_timeout(Duration::from_millis(300)),
+        Err(Error::Timeout)
+    ));
+}
+
+#[test]
+fn shutdown_wakes_blocked_receiver() {
+    let ctx = Context::new();
+    let pull = ctx.socket(SocketType::Pull).unwrap();
+    pull.bind("inproc://core-shutdown").unwrap();
+    let ctx2 = ctx.clone();
+    let h = std::thread::spawn(move || pull.recv());
+    std::thread::sleep(Duration::from_millis(50));
+    ctx2.shutdown();
+    assert!(matches!(h.join().unwrap(), Err(Error::ContextTerminated)));
+    assert!(matches!(
+        ctx.socket(SocketType::Push),
+        Err(Error::ContextTerminated)
+    ));
+}
+
+/// A 64-byte ZMTP 3.1 NULL greeting.
+fn greeting() -> Vec<u8> {
+    let mut g = vec![0u8; 64];
+    g[0] = 0xFF;
+    g[8] = 1;
+    g[9] = 0x7F;
+    g[10] = 3;
+    g[11] = 1;
+    g[12..16].copy_from_slice(b"NULL");
+    g
+}
+
+/// A READY command announcing a PUSH socket.
+fn ready_push() -> Vec<u8> {
+    let mut body = vec![5u8];
+    body.extend_from_slice(b"READY");
+    body.push(11);
+    body.extend_from_slice(b"Socket-Type");
+    body.extend_from_slice(&4u32.to_be_bytes());
+    body.extend_from_slice(b"PUSH");
+    let mut f = vec![0x04, body.len() as u8];
+    f.extend_from_slice(&body);
+    f
+}
+
+/// Reads until the peer closes the connection (or 5 s pass: failure).
+fn expect_closed(s: &mut TcpStream) {
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return,
+            Err(e) => panic!("connection not closed by the server: {e}"),
+        }
+    }
+}
+
+#[test]
+fn hostile_raw_clients_are_dropped_while_a_good_peer_is_served() {
+    let ctx = Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    pull.set_handshake_ivl(Some(Duration::from_millis(300)))
+        .unwrap();
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let addr = ep.trim_start_matches("tcp://").to_owned();
+    let push = sock(&ctx, SocketType::Push);
+    push.connect(&ep).unwrap();
+    push.send("good-0").unwrap();
+    assert_eq!(&pull.recv().unwrap()[..], b"good-0");
+
+    // Random bytes.
+    let mut x = 0x1234_5678_9abc_def0u64;
+    let mut random = TcpStream::connect(&addr).unwrap();
+    let junk: Vec<u8> = (0..4096)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let _ = random.write_all(&junk);
+    expect_closed(&mut random);
+
+    // A wrong greeting (bad signature byte 9).
+    let mut wrong = TcpStream::connect(&addr).unwrap();
+    let mut g = greeting();
+    g[9] = 0x7E;
+    let _ = wrong.write_all(&g);
+    expect_closed(&mut wrong);
+
+    // An endless greeting: a valid start, then nothing (handshake timeout).
+    let mut stall = TcpStream::connect(&addr).unwrap();
+    stall.write_all(&greeting()[..5]).unwrap();
+    expect_closed(&mut stall);
+
+    // A frame announcing 2^63 bytes (over the protocol's limit) after a
+    // proper handshake.
+    let mut huge = TcpStream::connect(&addr).unwrap();
+    huge.write_all(&greeting()).unwrap();
+    huge.write_all(&ready_push()).unwrap();
+    huge.write_all(&[0x02, 0x80, 0, 0, 0, 0, 0, 0, 0]).unwrap();
+    huge.write_all(&[0u8; 1024]).unwrap();
+    expect_closed(&mut huge);
+
+    // The good peer was served throughout.
+    for i in 1..100u32 {
+        push.send(format!("good-{i}")).unwrap();
+    }
+    for i in 1..100u32 {
+        assert_eq!(pull.recv().unwrap()[..], *format!("good-{i}").as_bytes());
+    }
+}
