@@ -81,7 +81,10 @@ impl fmt::Display for Error {
             Error::WrongState(what) => write!(f, "not allowed in this state: {what}"),
             Error::NotSupported(what) => write!(f, "not supported by this socket type: {what}"),
             Error::MessageTooLarge { size, max } => {
-                write!(f, "message of {size} bytes exceeds the limit of {max} bytes")
+                write!(
+                    f,
+                    "message of {size} bytes exceeds the limit of {max} bytes"
+                )
             }
             Error::Protocol(what) => write!(f, "peer violated the protocol: {what}"),
             Error::IncompatiblePeer(what) => write!(f, "incompatible peer: {what}"),
