@@ -142,7 +142,10 @@ fn mpsc_try_push_batches_are_never_interleaved() {
         a.join().unwrap();
         b.join().unwrap();
         let got: Vec<u32> = rx.try_pop_batch(4).unwrap().collect();
-        assert!(got == [10, 11, 20, 21] || got == [20, 21, 10, 11], "{got:?}");
+        assert!(
+            got == [10, 11, 20, 21] || got == [20, 21, 10, 11],
+            "{got:?}"
+        );
     });
 }
 

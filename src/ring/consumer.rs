@@ -145,7 +145,8 @@ impl<T> Consumer<T> {
     pub fn pop(&mut self) -> Result<T, PopError> {
         match self.try_pop() {
             Err(PopError::Empty) => {
-                self.wait_ready(Deadline::never()).map_err(|_| PopError::Disconnected)?;
+                self.wait_ready(Deadline::never())
+                    .map_err(|_| PopError::Disconnected)?;
                 self.try_pop()
             }
             r => r,
@@ -204,7 +205,8 @@ impl<T> Consumer<T> {
             return Err(PopError::Empty);
         }
         if self.ready(1) == 0 {
-            self.wait_ready(Deadline::never()).map_err(|_| PopError::Disconnected)?;
+            self.wait_ready(Deadline::never())
+                .map_err(|_| PopError::Disconnected)?;
         }
         self.try_pop_batch(max)
     }
@@ -298,6 +300,9 @@ impl<T> Consumer<T> {
     /// (or the last producer to be dropped) calls the notifier set with
     /// [`set_notifier`](Self::set_notifier) exactly once and clears the
     /// announcement; producers never call it otherwise. No wake-up is lost.
+    ///
+    /// Only [`WaitStrategy::Park`](super::WaitStrategy::Park) rings support
+    /// sleeping: on `BusySpin` and `Yield` rings this always returns false.
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};

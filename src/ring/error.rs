@@ -26,7 +26,11 @@ impl CapacityError {
 
 impl fmt::Display for CapacityError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid ring capacity {}: {}", self.requested, self.reason)
+        write!(
+            f,
+            "invalid ring capacity {}: {}",
+            self.requested, self.reason
+        )
     }
 }
 

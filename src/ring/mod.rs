@@ -65,6 +65,15 @@ pub const MAX_CAPACITY: usize = 1 << 30;
 
 /// How a blocked push or pop waits. Chosen per ring with
 /// [`Builder::wait_strategy`].
+///
+/// Only [`Park`](WaitStrategy::Park) rings (the default) run the wake-up
+/// handshakes that let a side sleep without losing a wake-up: each publish
+/// and each release then costs one `SeqCst` fence and one load. `BusySpin`
+/// and `Yield` rings are for threads that never sleep on the ring: they skip
+/// that fence (a publish is one release store, as in a spinning Disruptor),
+/// and in exchange [`Consumer::prepare_sleep`] always returns false and
+/// [`Producer::register_space_waiter`] always returns false (callers keep
+/// polling). Use `Park` for anything driven by an event loop.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum WaitStrategy {
     /// Spin on the CPU: lowest latency, burns a core while waiting.

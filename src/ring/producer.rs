@@ -249,7 +249,9 @@ impl<T> Producer<T> {
         match self.try_push_batch(items) {
             Ok(()) => Ok(()),
             Err(PushError::Disconnected(it)) => Err(PushTimeoutError::Disconnected(it)),
-            Err(PushError::Full(it)) if n > self.core.capacity => Err(PushTimeoutError::Timeout(it)),
+            Err(PushError::Full(it)) if n > self.core.capacity => {
+                Err(PushTimeoutError::Timeout(it))
+            }
             Err(PushError::Full(it)) => {
                 let core = Arc::clone(&self.core);
                 wait_push(&core, n, Deadline::after(timeout), it, |v| {
@@ -323,6 +325,8 @@ impl<T> Producer<T> {
     /// nothing) if the ring already has a free slot or the consumer is
     /// gone; otherwise the consumer calls `n.notify()` once, after its next
     /// release of slots (or when it is dropped). No wake-up is lost.
+    /// Only [`WaitStrategy::Park`](super::WaitStrategy::Park) rings take
+    /// waiters: on `BusySpin` and `Yield` rings this always returns false.
     pub fn register_space_waiter(&self, n: StdArc<dyn Notify>) -> bool {
         self.core.register_space_waiter(n, 1)
     }
@@ -548,13 +552,11 @@ impl<T> MpProducer<T> {
     /// only with `Disconnected`.
     pub fn push(&self, item: T) -> Result<(), PushError<T>> {
         match self.try_push(item) {
-            Err(PushError::Full(v)) => unbounded(wait_push(
-                &self.ring.core,
-                1,
-                Deadline::never(),
-                v,
-                |v| self.try_push(v),
-            )),
+            Err(PushError::Full(v)) => {
+                unbounded(wait_push(&self.ring.core, 1, Deadline::never(), v, |v| {
+                    self.try_push(v)
+                }))
+            }
             r => r,
         }
     }
@@ -564,13 +566,11 @@ impl<T> MpProducer<T> {
         match self.try_push(item) {
             Ok(()) => Ok(()),
             Err(PushError::Disconnected(v)) => Err(PushTimeoutError::Disconnected(v)),
-            Err(PushError::Full(v)) => wait_push(
-                &self.ring.core,
-                1,
-                Deadline::after(timeout),
-                v,
-                |v| self.try_push(v),
-            ),
+            Err(PushError::Full(v)) => {
+                wait_push(&self.ring.core, 1, Deadline::after(timeout), v, |v| {
+                    self.try_push(v)
+                })
+            }
         }
     }
 
@@ -618,13 +618,11 @@ impl<T> MpProducer<T> {
     pub fn push_batch<I: ExactSizeIterator<Item = T>>(&self, items: I) -> Result<(), PushError<I>> {
         let n = items.len();
         match self.try_push_batch(items) {
-            Err(PushError::Full(it)) if n <= self.ring.core.capacity => unbounded(wait_push(
-                &self.ring.core,
-                n,
-                Deadline::never(),
-                it,
-                |v| self.try_push_batch(v),
-            )),
+            Err(PushError::Full(it)) if n <= self.ring.core.capacity => {
+                unbounded(wait_push(&self.ring.core, n, Deadline::never(), it, |v| {
+                    self.try_push_batch(v)
+                }))
+            }
             r => r,
         }
     }
@@ -644,13 +642,11 @@ impl<T> MpProducer<T> {
             Err(PushError::Full(it)) if n > self.ring.core.capacity => {
                 Err(PushTimeoutError::Timeout(it))
             }
-            Err(PushError::Full(it)) => wait_push(
-                &self.ring.core,
-                n,
-                Deadline::after(timeout),
-                it,
-                |v| self.try_push_batch(v),
-            ),
+            Err(PushError::Full(it)) => {
+                wait_push(&self.ring.core, n, Deadline::after(timeout), it, |v| {
+                    self.try_push_batch(v)
+                })
+            }
         }
     }
 

@@ -27,6 +27,9 @@
 //!
 //! # Wake-ups
 //!
+//! Only `Park` rings sleep, so only they pay for wake-ups; `BusySpin` and
+//! `Yield` rings skip both handshakes (their publish and release are a
+//! single store) and refuse sleep announcements and space waiters.
 //! Both directions use the same Dekker-style handshake, with a `SeqCst`
 //! fence on each side (loom models `fence(SeqCst)` exactly, unlike `SeqCst`
 //! accesses):
@@ -46,8 +49,8 @@ use std::mem::MaybeUninit;
 use super::pad::CachePadded;
 use super::{CapacityError, Notify, WaitStrategy, MAX_CAPACITY};
 use crate::sync::{
-    fence, thread, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Arc, Mutex, MutexGuard,
-    Ordering, StdArc, UnsafeCell,
+    fence, thread, Arc, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering,
+    StdArc, UnsafeCell,
 };
 
 /// Nobody sleeps.
@@ -113,6 +116,11 @@ pub(crate) struct Core {
     pub(crate) mask: u64,
     pub(crate) multi: bool,
     pub(crate) strategy: WaitStrategy,
+    /// True for `Park` rings: only they run the sleep and room handshakes
+    /// (a fence and a load per publish and per release). `BusySpin` and
+    /// `Yield` rings never sleep, so they skip them and refuse
+    /// announcements and waiter registrations.
+    pub(crate) wakeups: bool,
     wake: Mutex<WakeSlot>,
     space_waiters: Mutex<Vec<StdArc<dyn Notify>>>,
 }
@@ -168,6 +176,9 @@ impl Core {
     /// one fence and one load when nobody sleeps.
     #[inline(always)]
     pub(crate) fn after_publish(&self) {
+        if !self.wakeups {
+            return;
+        }
         fence(Ordering::SeqCst);
         if self.ctl.sleep.load(Ordering::Relaxed) != SLEEP_NONE {
             self.wake_consumer();
@@ -212,6 +223,9 @@ impl Core {
     /// withdrawn (a producer may still have taken it: one spurious wake).
     #[inline]
     pub(crate) fn announce_sleep(&self, how: u32, ready: impl FnOnce() -> bool) -> bool {
+        if !self.wakeups {
+            return false;
+        }
         // Read-modify-writes rather than plain stores: they are ordered
         // after any producer's `swap` of an earlier announcement, which
         // keeps loom's (partial) modification order exact here.
@@ -237,6 +251,9 @@ impl Core {
     /// one fence and one load when nobody waits.
     #[inline(always)]
     pub(crate) fn after_release(&self) {
+        if !self.wakeups {
+            return;
+        }
         fence(Ordering::SeqCst);
         if self.ctl.space.load(Ordering::Relaxed) != 0 {
             self.wake_space_waiters();
@@ -262,7 +279,7 @@ impl Core {
     /// (then returns false and leaves nothing registered).
     pub(crate) fn register_space_waiter(&self, n: StdArc<dyn Notify>, needed: usize) -> bool {
         let needed = needed.clamp(1, self.capacity);
-        if self.consumer_gone() || self.free_now() >= needed {
+        if !self.wakeups || self.consumer_gone() || self.free_now() >= needed {
             return false;
         }
         {
@@ -384,6 +401,7 @@ impl<T> Ring<T> {
             mask: capacity as u64 - 1,
             multi,
             strategy,
+            wakeups: strategy == WaitStrategy::Park,
             wake: Mutex::new(WakeSlot {
                 notifier: None,
                 thread: None,

@@ -99,8 +99,14 @@ fn capacity_is_checked_not_rounded() {
         assert!(e.to_string().contains(&bad.to_string()), "{e}");
         assert!(mpsc::<u8>(bad).is_err());
     }
-    assert!(spsc::<u8>(0).unwrap_err().to_string().contains("at least 1"));
-    assert!(spsc::<u8>(3).unwrap_err().to_string().contains("power of two"));
+    assert!(spsc::<u8>(0)
+        .unwrap_err()
+        .to_string()
+        .contains("at least 1"));
+    assert!(spsc::<u8>(3)
+        .unwrap_err()
+        .to_string()
+        .contains("power of two"));
     for good in [1usize, 2, 64] {
         let (tx, rx) = spsc::<u8>(good).unwrap();
         assert_eq!((tx.capacity(), rx.capacity()), (good, good));
@@ -135,7 +141,10 @@ fn spsc_fifo_full_empty_wraparound() {
         assert_eq!(rx.try_pop(), Err(PopError::Empty));
     }
     let s = tx.stats();
-    assert_eq!((s.total_pushed(), s.total_popped(), s.len()), (next_in, next_in, 0));
+    assert_eq!(
+        (s.total_pushed(), s.total_popped(), s.len()),
+        (next_in, next_in, 0)
+    );
 }
 
 #[test]
@@ -177,15 +186,24 @@ fn batch_push_is_all_or_nothing() {
     ));
     tx2.try_push_batch(std::iter::empty()).unwrap();
     assert_eq!(tx2.len(), 0);
-    assert_eq!(rx.try_pop_batch(100).unwrap().collect::<Vec<_>>(), (0..8).collect::<Vec<_>>());
+    assert_eq!(
+        rx.try_pop_batch(100).unwrap().collect::<Vec<_>>(),
+        (0..8).collect::<Vec<_>>()
+    );
 
     let (tx, mut rx) = mpsc::<u64>(8).unwrap();
     tx.try_push_batch(r(0..5)).unwrap();
-    assert_eq!(tx.try_push_batch(r(5..9)).unwrap_err().into_inner().len(), 4);
+    assert_eq!(
+        tx.try_push_batch(r(5..9)).unwrap_err().into_inner().len(),
+        4
+    );
     assert!(tx.push_batch(r(0..9)).unwrap_err().is_full());
     tx.try_push_batch(r(5..8)).unwrap();
     assert!(tx.is_full());
-    assert_eq!(rx.try_pop_batch(100).unwrap().collect::<Vec<_>>(), (0..8).collect::<Vec<_>>());
+    assert_eq!(
+        rx.try_pop_batch(100).unwrap().collect::<Vec<_>>(),
+        (0..8).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -310,13 +328,28 @@ fn items_left_at_teardown_are_dropped_once() {
 fn short_iterators_are_handled() {
     // SPSC: what the iterator yields is published.
     let (mut tx, mut rx) = spsc::<u64>(8).unwrap();
-    tx.try_push_batch(ShortIter { next: 0, yields: 2, claims: 5 }).unwrap();
+    tx.try_push_batch(ShortIter {
+        next: 0,
+        yields: 2,
+        claims: 5,
+    })
+    .unwrap();
     assert_eq!(rx.try_pop_batch(8).unwrap().collect::<Vec<_>>(), [0, 1]);
     // MPSC: unfilled claimed slots become holes the consumer skips.
     let (tx, mut rx) = mpsc::<u64>(8).unwrap();
-    tx.try_push_batch(ShortIter { next: 0, yields: 2, claims: 5 }).unwrap();
+    tx.try_push_batch(ShortIter {
+        next: 0,
+        yields: 2,
+        claims: 5,
+    })
+    .unwrap();
     tx.try_push(7).unwrap();
-    tx.try_push_batch(ShortIter { next: 0, yields: 0, claims: 2 }).unwrap();
+    tx.try_push_batch(ShortIter {
+        next: 0,
+        yields: 0,
+        claims: 2,
+    })
+    .unwrap();
     assert_eq!(rx.try_pop_batch(8).unwrap().collect::<Vec<_>>(), [0, 1]);
     assert_eq!(rx.try_pop(), Ok(7));
     assert_eq!(rx.try_pop(), Err(PopError::Empty));
@@ -351,7 +384,13 @@ fn panicking_iterator_leaves_the_ring_usable() {
 
     let (mut tx, mut rx) = spsc::<u64>(8).unwrap();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let it = (0..4usize).map(|i| if i == 3 { panic!("iterator failed") } else { i as u64 });
+        let it = (0..4usize).map(|i| {
+            if i == 3 {
+                panic!("iterator failed")
+            } else {
+                i as u64
+            }
+        });
         let _ = tx.try_push_batch(it);
     }));
     assert!(r.is_err());
@@ -403,7 +442,10 @@ fn consumer_drop_disconnects_producers() {
         Err(PushTimeoutError::Disconnected(_))
     ));
     let strings = vec!["x".to_string()];
-    assert!(tx.try_push_batch(strings.into_iter()).unwrap_err().is_disconnected());
+    assert!(tx
+        .try_push_batch(strings.into_iter())
+        .unwrap_err()
+        .is_disconnected());
     assert_eq!(tx.claim(4).remaining(), 0);
     let (n, d) = counter();
     assert!(!tx.register_space_waiter(d));
@@ -430,10 +472,16 @@ fn timeouts_expire() {
         let (mut tx, mut rx) = Builder::new(2).wait_strategy(s).spsc::<u64>().unwrap();
         let t = Duration::from_millis(2);
         assert_eq!(rx.pop_timeout(t), Err(PopTimeoutError::Timeout));
-        assert!(matches!(rx.pop_batch_timeout(4, t), Err(PopTimeoutError::Timeout)));
+        assert!(matches!(
+            rx.pop_batch_timeout(4, t),
+            Err(PopTimeoutError::Timeout)
+        ));
         tx.try_push_batch(r(0..2)).unwrap();
         assert_eq!(tx.push_timeout(5, t), Err(PushTimeoutError::Timeout(5)));
-        assert!(matches!(tx.push_batch_timeout(r(5..6), t), Err(PushTimeoutError::Timeout(_))));
+        assert!(matches!(
+            tx.push_batch_timeout(r(5..6), t),
+            Err(PushTimeoutError::Timeout(_))
+        ));
         assert_eq!(rx.pop_timeout(t), Ok(0));
         tx.push_timeout(2, t).unwrap();
 
@@ -441,7 +489,10 @@ fn timeouts_expire() {
         assert_eq!(rx.pop_timeout(t), Err(PopTimeoutError::Timeout));
         tx.push_batch_timeout(r(0..2), t).unwrap();
         assert_eq!(tx.push_timeout(5, t), Err(PushTimeoutError::Timeout(5)));
-        assert!(matches!(tx.push_batch_timeout(r(5..6), t), Err(PushTimeoutError::Timeout(_))));
+        assert!(matches!(
+            tx.push_batch_timeout(r(5..6), t),
+            Err(PushTimeoutError::Timeout(_))
+        ));
         assert_eq!(rx.pop_batch_timeout(8, t).unwrap().count(), 2);
     }
 }
@@ -539,7 +590,7 @@ fn space_waiter_is_notified_once_after_release() {
     assert_eq!(n.0.load(O::SeqCst), 1);
     assert_eq!(rx.try_pop(), Ok(1));
     assert_eq!(n.0.load(O::SeqCst), 1); // once per registration
-    // Consumer drop notifies waiters.
+                                        // Consumer drop notifies waiters.
     tx.try_push_batch(r(0..2)).unwrap();
     assert!(tx.register_space_waiter(d.clone()));
     drop(rx);
@@ -568,7 +619,10 @@ fn stats_follow_the_sequences() {
             rx.try_pop().unwrap();
         }
     }
-    assert_eq!((s2.total_pushed(), s2.total_popped(), s2.len()), (20, 10, 10));
+    assert_eq!(
+        (s2.total_pushed(), s2.total_popped(), s2.len()),
+        (20, 10, 10)
+    );
     assert!(!s.is_empty());
     let text = format!("{s:?}");
     assert!(text.contains("total_pushed: 20"), "{text}");
@@ -769,7 +823,11 @@ fn randomized_mpsc_threads() {
                     }
                     None => assert_eq!(j, 0, "batch starts mid-way"),
                 }
-                open = if j + 1 < len { Some((p, bid, j + 1, len)) } else { None };
+                open = if j + 1 < len {
+                    Some((p, bid, j + 1, len))
+                } else {
+                    None
+                };
             }
         }
         assert!(open.is_none());
@@ -778,5 +836,19 @@ fn randomized_mpsc_threads() {
         }
         assert_eq!(count, per * producers as u64);
         assert!(next.iter().all(|&x| x == per));
+    }
+}
+
+#[test]
+fn spinning_rings_refuse_sleep_and_waiters() {
+    for s in [WaitStrategy::BusySpin, WaitStrategy::Yield] {
+        let (mut tx, mut rx) = Builder::new(2).wait_strategy(s).spsc::<u64>().unwrap();
+        let (n, d) = counter();
+        rx.set_notifier(Some(d.clone()));
+        assert!(!rx.prepare_sleep());
+        tx.try_push_batch(r(0..2)).unwrap();
+        assert!(!tx.register_space_waiter(d));
+        assert_eq!(rx.try_pop(), Ok(0));
+        assert_eq!(n.0.load(O::SeqCst), 0);
     }
 }
