@@ -37,7 +37,7 @@ fn run(connect_to: &str, size: usize, count: u64) -> Result<(), Box<dyn std::err
     let body = bytes::Bytes::from(vec![0u8; size]);
     for _ in 0..count {
         // Small bodies are copied inline; large ones share one buffer.
-        push.send(Msg::from(body.clone()))?;
+        push.send(Msg::from_shared(&body))?;
     }
     drop(push);
     drop(ctx);

@@ -96,6 +96,14 @@ enum Pattern {
 }
 
 impl Pattern {
+    fn can_recv(&self) -> bool {
+        !matches!(self, Pattern::Push)
+    }
+
+    fn can_send(&self) -> bool {
+        !matches!(self, Pattern::Pull)
+    }
+
     fn new(kind: SocketType) -> Result<Pattern> {
         Ok(match kind {
             SocketType::Push => Pattern::Push,
@@ -820,70 +828,23 @@ impl Core {
 
     // ----- inbound processing -----
 
-    /// Applies one item from the in-ring.
-    fn apply(&mut self, item: Inbound) {
-        match item {
-            Inbound::Msg { pipe, payload } => {
-                if self.can_recv() {
-                    self.inbox.push_back((pipe, payload));
-                }
-                // Messages to a socket that cannot receive are dropped (a
-                // peer of a send-only socket has nothing to say).
-            }
-            Inbound::Attached(a) => {
-                let accept = match self.pattern {
-                    Pattern::Pair => self.pipes.is_empty(),
-                    _ => true,
-                };
-                if accept {
-                    self.pipes.insert(
-                        a.pipe,
-                        PipeEntry {
-                            writer: a.writer,
-                            peer: Some(a.peer),
-                            connected: true,
-                            endpoint: None,
-                        },
-                    );
-                } else {
-                    tracing::debug!("PAIR socket already has a peer; extra peer refused");
-                    if let PipeWriter::Inproc { peer, id_at_peer } = &a.writer {
-                        let _ = peer.try_push(Inbound::Detached { pipe: *id_at_peer });
-                    }
-                }
-            }
-            Inbound::Connected { pipe, peer } => {
-                if let Some(e) = self.pipes.get_mut(pipe) {
-                    e.connected = true;
-                    e.peer = Some(*peer);
-                }
-            }
-            Inbound::Disconnected { pipe } => {
-                if let Some(e) = self.pipes.get_mut(pipe) {
-                    e.connected = false;
-                }
-            }
-            Inbound::Detached { pipe } => {
-                self.pipes.remove(pipe);
-            }
-        }
-    }
-
     fn can_recv(&self) -> bool {
-        !matches!(self.pattern, Pattern::Push)
+        self.pattern.can_recv()
     }
 
     fn can_send(&self) -> bool {
-        !matches!(self.pattern, Pattern::Pull)
+        self.pattern.can_send()
     }
 
     /// Moves a batch from the in-ring into the inbox. Returns how many items
     /// were taken.
     fn fill(&mut self, max: usize) -> usize {
-        let mut taken = Vec::new();
-        let n = self.in_rx.drain_into(&mut taken, max);
-        for item in taken {
-            self.apply(item);
+        let Ok(batch) = self.in_rx.try_pop_batch(max) else {
+            return 0;
+        };
+        let n = batch.len();
+        for item in batch {
+            apply(&self.pattern, &mut self.pipes, &mut self.inbox, item);
         }
         n
     }
@@ -1083,5 +1044,60 @@ impl Core {
         }
         let (_, payload) = self.next_payload(wait)?;
         Ok(payload.into_frames())
+    }
+}
+
+/// Applies one item from a socket's in-ring: a message goes to the inbox
+/// (when the pattern receives), a pipe event updates the pipe table.
+fn apply(
+    pattern: &Pattern,
+    pipes: &mut Pipes,
+    inbox: &mut VecDeque<(PipeId, Payload)>,
+    item: Inbound,
+) {
+    match item {
+        Inbound::Msg { pipe, payload } => {
+            if pattern.can_recv() {
+                inbox.push_back((pipe, payload));
+            }
+            // Messages to a socket that cannot receive are dropped (a
+            // peer of a send-only socket has nothing to say).
+        }
+        Inbound::Attached(a) => {
+            let accept = match pattern {
+                Pattern::Pair => pipes.is_empty(),
+                _ => true,
+            };
+            if accept {
+                pipes.insert(
+                    a.pipe,
+                    PipeEntry {
+                        writer: a.writer,
+                        peer: Some(a.peer),
+                        connected: true,
+                        endpoint: None,
+                    },
+                );
+            } else {
+                tracing::debug!("PAIR socket already has a peer; extra peer refused");
+                if let PipeWriter::Inproc { peer, id_at_peer } = &a.writer {
+                    let _ = peer.try_push(Inbound::Detached { pipe: *id_at_peer });
+                }
+            }
+        }
+        Inbound::Connected { pipe, peer } => {
+            if let Some(e) = pipes.get_mut(pipe) {
+                e.connected = true;
+                e.peer = Some(*peer);
+            }
+        }
+        Inbound::Disconnected { pipe } => {
+            if let Some(e) = pipes.get_mut(pipe) {
+                e.connected = false;
+            }
+        }
+        Inbound::Detached { pipe } => {
+            pipes.remove(pipe);
+        }
     }
 }

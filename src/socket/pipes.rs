@@ -2,8 +2,6 @@
 //! load balancing (round robin over pipes with room) and fair queueing (which
 //! the shared in-ring gives by arrival order).
 
-use std::collections::HashMap;
-
 use crate::pipe::{Payload, PipeId, PipeWriter};
 use crate::ring::PushError;
 use crate::zmtp::PeerInfo;
@@ -20,57 +18,62 @@ pub(crate) struct PipeEntry {
     pub(crate) endpoint: Option<String>,
 }
 
-/// A socket's pipes, in attach order for round robin.
+/// A socket's pipes, in attach order for round robin. A socket has few
+/// pipes and looks them up by id only on control events, so a vector (no
+/// hashing on the send path) serves best.
 #[derive(Default)]
 pub(crate) struct Pipes {
-    map: HashMap<PipeId, PipeEntry>,
-    order: Vec<PipeId>,
+    entries: Vec<(PipeId, PipeEntry)>,
     cursor: usize,
 }
 
 impl Pipes {
-    /// Adds a pipe.
+    fn position(&self, id: PipeId) -> Option<usize> {
+        self.entries.iter().position(|(p, _)| *p == id)
+    }
+
+    /// Adds a pipe (replacing one with the same id).
     pub(crate) fn insert(&mut self, id: PipeId, entry: PipeEntry) {
-        if self.map.insert(id, entry).is_none() {
-            self.order.push(id);
+        match self.position(id) {
+            Some(i) => self.entries[i].1 = entry,
+            None => self.entries.push((id, entry)),
         }
     }
 
     /// Removes a pipe, returning it.
     pub(crate) fn remove(&mut self, id: PipeId) -> Option<PipeEntry> {
-        let e = self.map.remove(&id)?;
-        if let Some(pos) = self.order.iter().position(|&p| p == id) {
-            self.order.remove(pos);
-            if self.cursor > pos {
-                self.cursor -= 1;
-            }
-            if self.cursor >= self.order.len() {
-                self.cursor = 0;
-            }
+        let pos = self.position(id)?;
+        let (_, e) = self.entries.remove(pos);
+        if self.cursor > pos {
+            self.cursor -= 1;
+        }
+        if self.cursor >= self.entries.len() {
+            self.cursor = 0;
         }
         Some(e)
     }
 
     /// A pipe by id.
     pub(crate) fn get_mut(&mut self, id: PipeId) -> Option<&mut PipeEntry> {
-        self.map.get_mut(&id)
+        self.entries
+            .iter_mut()
+            .find(|(p, _)| *p == id)
+            .map(|(_, e)| e)
     }
 
     /// The number of pipes.
     pub(crate) fn len(&self) -> usize {
-        self.order.len()
+        self.entries.len()
     }
 
     /// Whether there are none.
     pub(crate) fn is_empty(&self) -> bool {
-        self.order.is_empty()
+        self.entries.is_empty()
     }
 
     /// All pipes.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (PipeId, &PipeEntry)> {
-        self.order
-            .iter()
-            .filter_map(|id| self.map.get(id).map(|e| (*id, e)))
+        self.entries.iter().map(|(id, e)| (*id, e))
     }
 
     /// Ids of the pipes whose endpoint is `ep`.
@@ -88,12 +91,11 @@ impl Pipes {
     /// back.
     pub(crate) fn send_lb(&mut self, mut payload: Payload, immediate: bool) -> Result<(), Payload> {
         let mut tried = 0;
-        while tried < self.order.len() {
-            if self.cursor >= self.order.len() {
+        while tried < self.entries.len() {
+            if self.cursor >= self.entries.len() {
                 self.cursor = 0;
             }
-            let id = self.order[self.cursor];
-            let entry = self.map.get_mut(&id).expect("order and map agree");
+            let (id, entry) = &mut self.entries[self.cursor];
             if immediate && !entry.connected {
                 self.cursor += 1;
                 tried += 1;
@@ -111,6 +113,7 @@ impl Pipes {
                 }
                 Err(PushError::Disconnected(p)) => {
                     payload = p;
+                    let id = *id;
                     self.remove(id);
                 }
             }
