@@ -297,3 +297,22 @@ fn mpsc_last_drop_by_the_other_producer_wakes_consumer() {
         b.join().unwrap();
     });
 }
+
+#[test]
+fn deferred_release_never_strands_a_blocked_producer() {
+    model(|| {
+        let (mut tx, mut rx) = Builder::new(4).spsc::<u32>().unwrap();
+        rx.set_release_every(2);
+        let p = thread::spawn(move || {
+            for i in 0..6 {
+                tx.push(i).unwrap();
+            }
+        });
+        // Single pops hand slots back late, but before every wait: the
+        // producer blocked on a full ring is always woken.
+        for i in 0..6 {
+            assert_eq!(rx.pop(), Ok(i));
+        }
+        p.join().unwrap();
+    });
+}

@@ -363,69 +363,26 @@ impl Engine {
                 break;
             }
             progress = true;
-            if let Err(e) = self.conn.handle_input(&mut self.rx, now) {
+            let mut cx = EventCx {
+                pipe: &mut self.pipe,
+                partial: &mut self.partial,
+                pending_in: &mut self.pending_in,
+                accepted_out: &mut self.accepted_out,
+                link: &self.link,
+                origin: &self.origin,
+                notify: &self.notify,
+                peer_label: &self.peer_label,
+            };
+            let r = self
+                .conn
+                .handle_input_with(&mut self.rx, now, |ev| cx.on_event(ev));
+            if let Err(e) = r {
                 tracing::info!(peer = %self.peer_label, error = %e, "closing connection");
-                self.take_events();
                 self.flush_best_effort();
                 return Err(());
             }
-            self.take_events();
         }
         Ok(progress)
-    }
-
-    fn take_events(&mut self) {
-        while let Some(ev) = self.conn.poll_event() {
-            match ev {
-                Event::Ready(peer) => self.attach(peer),
-                Event::Message(m) => {
-                    let Some(pipe) = self.pipe else { continue };
-                    if m.more() {
-                        self.partial.push(m);
-                        continue;
-                    }
-                    let payload = if self.partial.is_empty() {
-                        Payload::One(m)
-                    } else {
-                        let mut frames = std::mem::take(&mut self.partial);
-                        frames.push(m);
-                        Payload::Multi(frames)
-                    };
-                    self.pending_in.push_back(Inbound::Msg { pipe, payload });
-                }
-                // Subscriptions matter only to publishers, which arrive
-                // with the PUB/SUB socket types.
-                Event::Subscribe(_) | Event::Cancel(_) => {}
-            }
-        }
-    }
-
-    fn attach(&mut self, peer: zmtp::PeerInfo) {
-        tracing::debug!(peer = %self.peer_label, socket_type = peer.socket_type.as_str(), "handshake done");
-        match &self.origin {
-            EngineOrigin::Connect(c) => {
-                self.pending_in.push_back(Inbound::Connected {
-                    pipe: c.pipe,
-                    peer: Box::new(peer),
-                });
-            }
-            EngineOrigin::Accept { .. } => {
-                let cap = self.link.options.send_ring_capacity();
-                let Ok((tx, mut rx)) = ring::spsc::<Payload>(cap) else {
-                    return;
-                };
-                rx.set_notifier(Some(self.notify.clone()));
-                let pipe = self.link.alloc_pipe();
-                self.pipe = Some(pipe);
-                self.accepted_out = Some(rx);
-                self.pending_in
-                    .push_back(Inbound::Attached(Box::new(Attach {
-                        pipe,
-                        writer: PipeWriter::Engine(tx),
-                        peer,
-                    })));
-            }
-        }
     }
 
     /// Encodes queued messages and writes. `Err` on a broken stream.
@@ -472,6 +429,74 @@ impl Engine {
                     tracing::debug!(peer = %self.peer_label, error = %e, "write failed");
                     return Err(());
                 }
+            }
+        }
+    }
+}
+
+/// What decoding needs of an engine, borrowed field by field so the
+/// connection can hand events straight to it while it decodes.
+struct EventCx<'a> {
+    pipe: &'a mut Option<PipeId>,
+    partial: &'a mut Vec<Msg>,
+    pending_in: &'a mut VecDeque<Inbound>,
+    accepted_out: &'a mut Option<Consumer<Payload>>,
+    link: &'a Arc<SocketLink>,
+    origin: &'a EngineOrigin,
+    notify: &'a Arc<dyn Notify>,
+    peer_label: &'a str,
+}
+
+impl EventCx<'_> {
+    #[inline]
+    fn on_event(&mut self, ev: Event) {
+        match ev {
+            Event::Message(m) => {
+                let Some(pipe) = *self.pipe else { return };
+                if m.more() {
+                    self.partial.push(m);
+                    return;
+                }
+                let payload = if self.partial.is_empty() {
+                    Payload::One(m)
+                } else {
+                    let mut frames = std::mem::take(self.partial);
+                    frames.push(m);
+                    Payload::Multi(frames)
+                };
+                self.pending_in.push_back(Inbound::Msg { pipe, payload });
+            }
+            Event::Ready(peer) => self.attach(peer),
+            // Subscriptions matter only to publishers, which arrive with the
+            // PUB/SUB socket types.
+            Event::Subscribe(_) | Event::Cancel(_) => {}
+        }
+    }
+
+    fn attach(&mut self, peer: zmtp::PeerInfo) {
+        tracing::debug!(peer = %self.peer_label, socket_type = peer.socket_type.as_str(), "handshake done");
+        match self.origin {
+            EngineOrigin::Connect(c) => {
+                self.pending_in.push_back(Inbound::Connected {
+                    pipe: c.pipe,
+                    peer: Box::new(peer),
+                });
+            }
+            EngineOrigin::Accept { .. } => {
+                let cap = self.link.options.send_ring_capacity();
+                let Ok((tx, mut rx)) = ring::spsc::<Payload>(cap) else {
+                    return;
+                };
+                rx.set_notifier(Some(self.notify.clone()));
+                let pipe = self.link.alloc_pipe();
+                *self.pipe = Some(pipe);
+                *self.accepted_out = Some(rx);
+                self.pending_in
+                    .push_back(Inbound::Attached(Box::new(Attach {
+                        pipe,
+                        writer: PipeWriter::Engine(tx),
+                        peer,
+                    })));
             }
         }
     }

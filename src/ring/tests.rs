@@ -852,3 +852,26 @@ fn spinning_rings_refuse_sleep_and_waiters() {
         assert_eq!(n.0.load(O::SeqCst), 0);
     }
 }
+
+#[test]
+fn deferred_release_hands_slots_back_in_groups_and_when_empty() {
+    let (mut tx, mut rx) = spsc::<u32>(8).unwrap();
+    rx.set_release_every(3);
+    tx.try_push_batch(0..8).unwrap();
+    assert_eq!(rx.try_pop(), Ok(0));
+    assert_eq!(rx.try_pop(), Ok(1));
+    assert_eq!(tx.free_slots(), 0, "two pops pending, not handed back");
+    assert_eq!(rx.try_pop(), Ok(2));
+    assert_eq!(tx.free_slots(), 3, "the third pop releases the group");
+    for i in 3..8 {
+        assert_eq!(rx.try_pop(), Ok(i));
+    }
+    assert_eq!(rx.len(), 0);
+    assert_eq!(rx.try_pop(), Err(PopError::Empty));
+    assert_eq!(tx.free_slots(), 8, "an empty pop releases what is pending");
+    tx.try_push(9).unwrap();
+    assert_eq!(rx.try_pop(), Ok(9));
+    assert!(rx.prepare_sleep(), "nothing left: may sleep");
+    assert_eq!(tx.free_slots(), 8, "announcing sleep releases first");
+    assert_eq!(rx.stats().total_popped(), 9);
+}

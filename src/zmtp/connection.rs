@@ -169,6 +169,9 @@ pub struct Connection {
     events: VecDeque<Event>,
     peer_minor: u8,
     in_multipart: bool,
+    /// Short message frames may take the bulk decoding path (not on PUB and
+    /// XPUB, where a single-frame message may be a ZMTP 3.0 subscription).
+    fast_path: bool,
     handshake_deadline: Option<Instant>,
     heartbeat_ivl: Option<Duration>,
     heartbeat_timeout: Option<Duration>,
@@ -223,6 +226,7 @@ impl Connection {
             events: VecDeque::new(),
             peer_minor: 1,
             in_multipart: false,
+            fast_path: !matches!(config.socket_type, SocketType::Pub | SocketType::XPub),
             handshake_deadline: config.handshake_timeout.map(|t| now + t),
             heartbeat_ivl: config.heartbeat_ivl,
             heartbeat_timeout: config.heartbeat_timeout.or(config.heartbeat_ivl),
@@ -273,10 +277,25 @@ impl Connection {
     /// ERROR command has been queued, so flush [`Connection::transmit`]
     /// before dropping the stream.
     pub fn handle_input(&mut self, rx: &mut BytesMut, now: Instant) -> Result<(), Error> {
+        let mut events = std::mem::take(&mut self.events);
+        let r = self.handle_input_with(rx, now, |e| events.push_back(e));
+        self.events = events;
+        r
+    }
+
+    /// Like [`Connection::handle_input`], but hands each event to `sink` as it
+    /// is decoded instead of queueing it for [`Connection::poll_event`]: the
+    /// driver's fast path, with no intermediate queue.
+    pub fn handle_input_with<F: FnMut(Event)>(
+        &mut self,
+        rx: &mut BytesMut,
+        now: Instant,
+        mut sink: F,
+    ) -> Result<(), Error> {
         if self.state == State::Failed {
             return Err(Error::Closed);
         }
-        let r = self.process_input(rx, now);
+        let r = self.process_input(rx, now, &mut sink);
         if let Err(e) = &r {
             self.fail(e);
         }
@@ -296,7 +315,12 @@ impl Connection {
         self.ttl_deadline = None;
     }
 
-    fn process_input(&mut self, rx: &mut BytesMut, now: Instant) -> Result<(), Error> {
+    fn process_input<F: FnMut(Event)>(
+        &mut self,
+        rx: &mut BytesMut,
+        now: Instant,
+        sink: &mut F,
+    ) -> Result<(), Error> {
         if self.state == State::Greeting {
             let n = rx.len().min(GREETING_LEN);
             Greeting::check_prefix(&rx[..n])?;
@@ -320,16 +344,40 @@ impl Connection {
             };
             self.handshaker.start(&ctx, self.out.bytes_mut());
         }
-        while let Some(frame) = self.decoder.decode(rx)? {
+        loop {
+            if self.state == State::Ready && self.fast_path {
+                // Runs of short message frames: decoded straight out of the
+                // read buffer, consumed with one advance.
+                let mut last_more = None;
+                let n = self.decoder.decode_short_messages(rx, |m| {
+                    last_more = Some(m.more());
+                    sink(Event::Message(m));
+                })?;
+                if let Some(more) = last_more {
+                    self.in_multipart = more;
+                }
+                if n > 0 {
+                    self.ping_deadline = None;
+                    self.ttl_deadline = None;
+                }
+            }
+            let Some(frame) = self.decoder.decode(rx)? else {
+                break;
+            };
             match self.state {
-                State::Handshake => self.on_handshake_frame(frame, now)?,
-                _ => self.on_frame(frame, now)?,
+                State::Handshake => self.on_handshake_frame(frame, now, sink)?,
+                _ => self.on_frame(frame, now, sink)?,
             }
         }
         Ok(())
     }
 
-    fn on_handshake_frame(&mut self, frame: Frame, now: Instant) -> Result<(), Error> {
+    fn on_handshake_frame<F: FnMut(Event)>(
+        &mut self,
+        frame: Frame,
+        now: Instant,
+        sink: &mut F,
+    ) -> Result<(), Error> {
         let Frame::Command(body) = frame else {
             return Err(Error::UnexpectedMessage);
         };
@@ -346,26 +394,31 @@ impl Connection {
             .handshaker
             .on_command(&cmd, &ctx, self.out.bytes_mut())?
         {
-            self.become_ready(peer, now);
+            sink(self.become_ready(peer, now));
         }
         Ok(())
     }
 
-    fn become_ready(&mut self, peer: PeerReady, now: Instant) {
+    fn become_ready(&mut self, peer: PeerReady, now: Instant) -> Event {
         self.state = State::Ready;
         self.decoder.set_max_command_size(None);
         self.handshake_deadline = None;
         self.next_ping = self.heartbeat_ivl.map(|ivl| now + ivl);
-        self.events.push_back(Event::Ready(PeerInfo {
+        Event::Ready(PeerInfo {
             socket_type: peer.socket_type,
             identity: peer.identity,
             properties: peer.metadata,
             minor_version: self.peer_minor,
             user_id: peer.user_id,
-        }));
+        })
     }
 
-    fn on_frame(&mut self, frame: Frame, now: Instant) -> Result<(), Error> {
+    fn on_frame<F: FnMut(Event)>(
+        &mut self,
+        frame: Frame,
+        now: Instant,
+        sink: &mut F,
+    ) -> Result<(), Error> {
         // Any traffic proves the peer alive (libzmq cancels both timers on
         // every decoded frame).
         self.ping_deadline = None;
@@ -381,22 +434,22 @@ impl Connection {
                 if sub_form {
                     let subscribe = m[0] == 1;
                     let topic = m.into_bytes().slice(1..);
-                    self.events.push_back(if subscribe {
+                    sink(if subscribe {
                         Event::Subscribe(topic)
                     } else {
                         Event::Cancel(topic)
                     });
                 } else {
-                    self.events.push_back(Event::Message(m));
+                    sink(Event::Message(m));
                 }
             }
             Frame::Command(body) => {
                 let cmd = Command::parse(body)?;
                 match cmd.known {
                     Some(CommandName::Subscribe) => {
-                        self.events.push_back(Event::Subscribe(cmd.data));
+                        sink(Event::Subscribe(cmd.data));
                     }
-                    Some(CommandName::Cancel) => self.events.push_back(Event::Cancel(cmd.data)),
+                    Some(CommandName::Cancel) => sink(Event::Cancel(cmd.data)),
                     Some(CommandName::Ping) => {
                         let (ttl, context) = cmd.ping()?;
                         encode_pong(self.out.bytes_mut(), &context);

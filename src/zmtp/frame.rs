@@ -153,6 +153,52 @@ impl FrameDecoder {
     }
 }
 
+impl FrameDecoder {
+    /// Decodes the run of complete short message frames (neither LONG nor
+    /// COMMAND) at the front of `buf`, handing each to `sink`, and consumes
+    /// their bytes with one advance. Stops at the first frame that is not
+    /// one (or is incomplete), which [`FrameDecoder::decode`] then handles.
+    /// Returns how many frames were decoded. Gives the same frames as
+    /// calling `decode` repeatedly.
+    #[inline]
+    pub fn decode_short_messages(
+        &mut self,
+        buf: &mut BytesMut,
+        mut sink: impl FnMut(Msg),
+    ) -> Result<usize, Error> {
+        if !matches!(self.state, State::Header) {
+            return Ok(0);
+        }
+        let max = self.limit_for(0);
+        let data = &buf[..];
+        let mut pos = 0;
+        let mut n = 0;
+        while data.len() - pos >= 2 {
+            let flags = data[pos];
+            if flags & (FLAG_LONG | FLAG_COMMAND) != 0 {
+                break;
+            }
+            let size = usize::from(data[pos + 1]);
+            if size as u64 > max {
+                buf.advance(pos);
+                return Err(Error::FrameTooLarge {
+                    size: size as u64,
+                    max,
+                });
+            }
+            let end = pos + 2 + size;
+            if end > data.len() {
+                break;
+            }
+            sink(Msg::from_slice(&data[pos + 2..end]).with_more(flags & FLAG_MORE != 0));
+            pos = end;
+            n += 1;
+        }
+        buf.advance(pos);
+        Ok(n)
+    }
+}
+
 /// Writes a frame header: LONG iff `len` > 255; reserved bits never set.
 #[inline]
 pub fn encode_header(dst: &mut BytesMut, more: bool, command: bool, len: usize) {
