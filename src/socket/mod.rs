@@ -5,11 +5,34 @@
 //! messages into the ring of the pipe its pattern picks (round robin for PUSH,
 //! the single peer for PAIR), and receives by popping batches from its one
 //! in-ring, fed by every peer. It never performs network I/O itself: the
-//! I/O threads of the [`reactor`](crate::reactor) do, and inproc peers write
+//! I/O threads of the `reactor` module do, and inproc peers write
 //! straight into each other's rings.
 //!
 //! Each socket type lives in its own file and only decides where a message
 //! goes and what to do with one that arrives.
+//!
+//! # Where ringmq differs from libzmq
+//!
+//! - **Receive high-water mark.** libzmq keeps a queue per peer, each
+//!   bounded by RCVHWM. A ringmq socket has one receive ring shared by all
+//!   its peers, sized from RCVHWM: the mark bounds the socket's whole
+//!   backlog, and fair queueing is by arrival order. A full ring makes every
+//!   engine of the socket stop reading (TCP flow control pushes back on the
+//!   senders); nothing is dropped. RCVHWM must therefore be set before the
+//!   first `bind`/`connect`.
+//! - **Mark granularity.** Pipes are rings, so SNDHWM and RCVHWM are rounded
+//!   up to a power of two, and both (and "no limit", 0) are capped at 2^20
+//!   messages, which keeps memory bounded whatever the option says.
+//! - **inproc before bind.** A `connect` to an inproc name not bound yet
+//!   waits in the registry and is wired up by the `bind`; until then the
+//!   connecting socket has no pipe, so a send waits (PUSH) rather than being
+//!   queued as libzmq does.
+//! - **Context lifetime.** [`Context`] is a handle; its I/O threads stop
+//!   (after the sockets' linger) when the last handle and the last socket are
+//!   dropped, rather than on an explicit `zmq_ctx_term`.
+//!   [`Context::shutdown`] is libzmq's `zmq_ctx_shutdown`.
+//! - **Failed sends hand the message back** ([`SendError`]) instead of
+//!   leaving it with the caller by pointer.
 
 #![forbid(unsafe_code)]
 
