@@ -15,6 +15,24 @@
 //! | [`msg`] | [`msg::Msg`], one frame |
 //! | [`zmtp`] | the sans-I/O wire protocol |
 //! | [`transport`] | endpoints, TCP, IPC, inproc |
+//! | `pipe` | the rings between a socket and each peer |
+//! | `reactor` | the I/O threads (mio event loops) |
+//! | [`socket`] | [`Context`], [`Socket`], options, the socket types |
+//!
+//! ```
+//! use ringmq::{Context, SocketType};
+//!
+//! let ctx = Context::new();
+//! let pull = ctx.socket(SocketType::Pull)?;
+//! let endpoint = pull.bind("tcp://127.0.0.1:*")?; // the port the system chose
+//! let push = ctx.socket(SocketType::Push)?;
+//! push.set_sndhwm(10_000)?;
+//! push.connect(&endpoint)?;
+//! push.send("hello")?;
+//! let msg = pull.recv()?;
+//! assert_eq!(&msg[..], b"hello");
+//! # Ok::<(), ringmq::Error>(())
+//! ```
 
 #![warn(missing_docs)]
 
