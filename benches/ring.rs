@@ -33,10 +33,16 @@ fn rate(n: u64, d: Duration) -> f64 {
 // ---------------------------------------------------------------- ringmq
 
 fn ringmq_spsc_item(n: u64) -> Duration {
+    ringmq_spsc_item_release(n, 1)
+}
+
+/// Per-item pops that hand slots back in groups of `release_every`.
+fn ringmq_spsc_item_release(n: u64, release_every: usize) -> Duration {
     let (mut tx, mut rx) = Builder::new(CAP)
         .wait_strategy(WaitStrategy::BusySpin)
         .spsc::<u64>()
         .unwrap();
+    rx.set_release_every(release_every);
     let start = Instant::now();
     let p = thread::spawn(move || {
         for i in 0..n {
@@ -519,6 +525,12 @@ fn main() {
         "ringmq push/pop",
         n_item,
         best(reps, || ringmq_spsc_item(n_item)),
+    );
+    add(
+        "spsc per-item",
+        "ringmq push/pop, release every 64",
+        n_item,
+        best(reps, || ringmq_spsc_item_release(n_item, 64)),
     );
     add(
         "spsc per-item",

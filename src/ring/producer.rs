@@ -12,19 +12,21 @@ use crate::sync::{thread, Arc, Duration, Ordering, StdArc};
 /// Retries `attempt` per the ring's wait strategy until it succeeds, the
 /// consumer is gone, or the deadline passes. Parking registers a space
 /// waiter for `needed` slots, so the consumer's next release unparks us.
-fn wait_push<V>(
-    core: &Arc<Core>,
+fn wait_push<P: ?Sized, V>(
+    p: &mut P,
+    core_of: impl Fn(&P) -> &Core,
     needed: usize,
     deadline: Deadline,
     mut value: V,
-    mut attempt: impl FnMut(V) -> Result<(), PushError<V>>,
+    mut attempt: impl FnMut(&mut P, V) -> Result<(), PushError<V>>,
 ) -> Result<(), PushTimeoutError<V>> {
-    let core = Arc::clone(core);
-    let mut backoff = Backoff::new(core.strategy);
+    // The handle is borrowed, not reference-counted: a waiting push touches
+    // no shared counter while it spins.
+    let mut backoff = Backoff::new(core_of(p).strategy);
     let mut waiter: Option<StdArc<dyn Notify>> = None;
     let mut registered = false;
     let result = loop {
-        match attempt(value) {
+        match attempt(p, value) {
             Ok(()) => break Ok(()),
             Err(PushError::Disconnected(v)) => break Err(PushTimeoutError::Disconnected(v)),
             Err(PushError::Full(v)) => value = v,
@@ -34,7 +36,7 @@ fn wait_push<V>(
         }
         if let Step::Park = backoff.step() {
             let w = waiter.get_or_insert_with(|| StdArc::new(ThreadNotify(thread::current())));
-            if core.register_space_waiter(StdArc::clone(w), needed) {
+            if core_of(p).register_space_waiter(StdArc::clone(w), needed) {
                 registered = true;
                 deadline.park();
             }
@@ -42,7 +44,7 @@ fn wait_push<V>(
     };
     if registered {
         if let Some(w) = &waiter {
-            core.unregister_space_waiter(w);
+            core_of(p).unregister_space_waiter(w);
         }
     }
     result
@@ -170,8 +172,7 @@ impl<T> Producer<T> {
     }
 
     fn push_wait(&mut self, item: T, deadline: Deadline) -> Result<(), PushTimeoutError<T>> {
-        let core = Arc::clone(&self.core);
-        wait_push(&core, 1, deadline, item, |v| self.try_push(v))
+        wait_push(self, |p| &p.core, 1, deadline, item, |p, v| p.try_push(v))
     }
 
     /// Pushes a whole batch, or nothing.
@@ -228,10 +229,14 @@ impl<T> Producer<T> {
         let n = items.len();
         match self.try_push_batch(items) {
             Err(PushError::Full(it)) if n <= self.core.capacity => {
-                let core = Arc::clone(&self.core);
-                unbounded(wait_push(&core, n, Deadline::never(), it, |v| {
-                    self.try_push_batch(v)
-                }))
+                unbounded(wait_push(
+                    self,
+                    |p| &p.core,
+                    n,
+                    Deadline::never(),
+                    it,
+                    |p, v| p.try_push_batch(v),
+                ))
             }
             r => r,
         }
@@ -253,10 +258,14 @@ impl<T> Producer<T> {
                 Err(PushTimeoutError::Timeout(it))
             }
             Err(PushError::Full(it)) => {
-                let core = Arc::clone(&self.core);
-                wait_push(&core, n, Deadline::after(timeout), it, |v| {
-                    self.try_push_batch(v)
-                })
+                wait_push(
+                    self,
+                    |p| &p.core,
+                    n,
+                    Deadline::after(timeout),
+                    it,
+                    |p, v| p.try_push_batch(v),
+                )
             }
         }
     }
@@ -553,9 +562,14 @@ impl<T> MpProducer<T> {
     pub fn push(&self, item: T) -> Result<(), PushError<T>> {
         match self.try_push(item) {
             Err(PushError::Full(v)) => {
-                unbounded(wait_push(&self.ring.core, 1, Deadline::never(), v, |v| {
-                    self.try_push(v)
-                }))
+                unbounded(wait_push(
+                    &mut &*self,
+                    |p| &p.ring.core,
+                    1,
+                    Deadline::never(),
+                    v,
+                    |p, v| p.try_push(v),
+                ))
             }
             r => r,
         }
@@ -567,9 +581,14 @@ impl<T> MpProducer<T> {
             Ok(()) => Ok(()),
             Err(PushError::Disconnected(v)) => Err(PushTimeoutError::Disconnected(v)),
             Err(PushError::Full(v)) => {
-                wait_push(&self.ring.core, 1, Deadline::after(timeout), v, |v| {
-                    self.try_push(v)
-                })
+                wait_push(
+                    &mut &*self,
+                    |p| &p.ring.core,
+                    1,
+                    Deadline::after(timeout),
+                    v,
+                    |p, v| p.try_push(v),
+                )
             }
         }
     }
@@ -619,9 +638,14 @@ impl<T> MpProducer<T> {
         let n = items.len();
         match self.try_push_batch(items) {
             Err(PushError::Full(it)) if n <= self.ring.core.capacity => {
-                unbounded(wait_push(&self.ring.core, n, Deadline::never(), it, |v| {
-                    self.try_push_batch(v)
-                }))
+                unbounded(wait_push(
+                    &mut &*self,
+                    |p| &p.ring.core,
+                    n,
+                    Deadline::never(),
+                    it,
+                    |p, v| p.try_push_batch(v),
+                ))
             }
             r => r,
         }
@@ -643,9 +667,14 @@ impl<T> MpProducer<T> {
                 Err(PushTimeoutError::Timeout(it))
             }
             Err(PushError::Full(it)) => {
-                wait_push(&self.ring.core, n, Deadline::after(timeout), it, |v| {
-                    self.try_push_batch(v)
-                })
+                wait_push(
+                    &mut &*self,
+                    |p| &p.ring.core,
+                    n,
+                    Deadline::after(timeout),
+                    it,
+                    |p, v| p.try_push_batch(v),
+                )
             }
         }
     }
