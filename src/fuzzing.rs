@@ -66,6 +66,7 @@ fn decode_all(
     data: &[u8],
     max: Option<u64>,
     parts: &[std::ops::Range<usize>],
+    bulk: bool,
 ) -> (Vec<Frame>, Option<Error>) {
     let mut dec = FrameDecoder::new(max);
     let mut buf = BytesMut::new();
@@ -73,6 +74,13 @@ fn decode_all(
     for r in parts {
         buf.extend_from_slice(&data[r.clone()]);
         loop {
+            if bulk {
+                if let Err(e) =
+                    dec.decode_short_messages(&mut buf, |m| frames.push(Frame::Message(m)))
+                {
+                    return (frames, Some(e));
+                }
+            }
             match dec.decode(&mut buf) {
                 Ok(Some(f)) => frames.push(f),
                 Ok(None) => break,
@@ -97,10 +105,13 @@ pub fn frame_decoder(data: &[u8]) {
         _ => Some(u64::from(sel) * 1024),
     };
     let mut rng = Rng::new(data);
-    let whole = decode_all(stream, max, &chunks(stream, 0, &mut rng));
+    let whole = decode_all(stream, max, &chunks(stream, 0, &mut rng), false);
     for mode in [1, 2] {
-        let other = decode_all(stream, max, &chunks(stream, mode, &mut rng));
+        let other = decode_all(stream, max, &chunks(stream, mode, &mut rng), false);
         assert_eq!(whole, other, "chunking changed the decoded frames");
+        // The bulk path for short message frames decodes the same frames.
+        let bulk = decode_all(stream, max, &chunks(stream, mode, &mut rng), true);
+        assert_eq!(whole, bulk, "bulk decoding changed the decoded frames");
     }
     let mut re = BytesMut::new();
     for f in &whole.0 {
@@ -122,7 +133,7 @@ pub fn frame_decoder(data: &[u8]) {
         }
     }
     let whole_range = std::iter::once(0..re.len()).collect::<Vec<_>>();
-    let again = decode_all(&re, max, &whole_range);
+    let again = decode_all(&re, max, &whole_range, true);
     assert_eq!(again.0, whole.0, "re-encoded frames decode differently");
     assert!(again.1.is_none());
 }

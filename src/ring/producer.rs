@@ -228,16 +228,14 @@ impl<T> Producer<T> {
     ) -> Result<(), PushError<I>> {
         let n = items.len();
         match self.try_push_batch(items) {
-            Err(PushError::Full(it)) if n <= self.core.capacity => {
-                unbounded(wait_push(
-                    self,
-                    |p| &p.core,
-                    n,
-                    Deadline::never(),
-                    it,
-                    |p, v| p.try_push_batch(v),
-                ))
-            }
+            Err(PushError::Full(it)) if n <= self.core.capacity => unbounded(wait_push(
+                self,
+                |p| &p.core,
+                n,
+                Deadline::never(),
+                it,
+                |p, v| p.try_push_batch(v),
+            )),
             r => r,
         }
     }
@@ -257,16 +255,14 @@ impl<T> Producer<T> {
             Err(PushError::Full(it)) if n > self.core.capacity => {
                 Err(PushTimeoutError::Timeout(it))
             }
-            Err(PushError::Full(it)) => {
-                wait_push(
-                    self,
-                    |p| &p.core,
-                    n,
-                    Deadline::after(timeout),
-                    it,
-                    |p, v| p.try_push_batch(v),
-                )
-            }
+            Err(PushError::Full(it)) => wait_push(
+                self,
+                |p| &p.core,
+                n,
+                Deadline::after(timeout),
+                it,
+                |p, v| p.try_push_batch(v),
+            ),
         }
     }
 
@@ -561,16 +557,14 @@ impl<T> MpProducer<T> {
     /// only with `Disconnected`.
     pub fn push(&self, item: T) -> Result<(), PushError<T>> {
         match self.try_push(item) {
-            Err(PushError::Full(v)) => {
-                unbounded(wait_push(
-                    &mut &*self,
-                    |p| &p.ring.core,
-                    1,
-                    Deadline::never(),
-                    v,
-                    |p, v| p.try_push(v),
-                ))
-            }
+            Err(PushError::Full(v)) => unbounded(wait_push(
+                &mut &*self,
+                |p| &p.ring.core,
+                1,
+                Deadline::never(),
+                v,
+                |p, v| p.try_push(v),
+            )),
             r => r,
         }
     }
@@ -580,16 +574,14 @@ impl<T> MpProducer<T> {
         match self.try_push(item) {
             Ok(()) => Ok(()),
             Err(PushError::Disconnected(v)) => Err(PushTimeoutError::Disconnected(v)),
-            Err(PushError::Full(v)) => {
-                wait_push(
-                    &mut &*self,
-                    |p| &p.ring.core,
-                    1,
-                    Deadline::after(timeout),
-                    v,
-                    |p, v| p.try_push(v),
-                )
-            }
+            Err(PushError::Full(v)) => wait_push(
+                &mut &*self,
+                |p| &p.ring.core,
+                1,
+                Deadline::after(timeout),
+                v,
+                |p, v| p.try_push(v),
+            ),
         }
     }
 
@@ -637,16 +629,14 @@ impl<T> MpProducer<T> {
     pub fn push_batch<I: ExactSizeIterator<Item = T>>(&self, items: I) -> Result<(), PushError<I>> {
         let n = items.len();
         match self.try_push_batch(items) {
-            Err(PushError::Full(it)) if n <= self.ring.core.capacity => {
-                unbounded(wait_push(
-                    &mut &*self,
-                    |p| &p.ring.core,
-                    n,
-                    Deadline::never(),
-                    it,
-                    |p, v| p.try_push_batch(v),
-                ))
-            }
+            Err(PushError::Full(it)) if n <= self.ring.core.capacity => unbounded(wait_push(
+                &mut &*self,
+                |p| &p.ring.core,
+                n,
+                Deadline::never(),
+                it,
+                |p, v| p.try_push_batch(v),
+            )),
             r => r,
         }
     }
@@ -666,16 +656,14 @@ impl<T> MpProducer<T> {
             Err(PushError::Full(it)) if n > self.ring.core.capacity => {
                 Err(PushTimeoutError::Timeout(it))
             }
-            Err(PushError::Full(it)) => {
-                wait_push(
-                    &mut &*self,
-                    |p| &p.ring.core,
-                    n,
-                    Deadline::after(timeout),
-                    it,
-                    |p, v| p.try_push_batch(v),
-                )
-            }
+            Err(PushError::Full(it)) => wait_push(
+                &mut &*self,
+                |p| &p.ring.core,
+                n,
+                Deadline::after(timeout),
+                it,
+                |p, v| p.try_push_batch(v),
+            ),
         }
     }
 
