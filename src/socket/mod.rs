@@ -208,10 +208,6 @@ pub struct Socket {
 /// The largest batch taken from the in-ring at once.
 const RECV_BATCH: usize = 256;
 
-/// Received slots are handed back to the in-ring's producers in groups of
-/// this many (and whenever the socket finds the ring empty or waits).
-const RELEASE_EVERY: usize = 64;
-
 /// How many times a blocking call re-checks its rings before it parks.
 const SPIN_CHECKS: u32 = 64;
 
@@ -223,7 +219,6 @@ impl Socket {
             .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
         let signal = Arc::new(Signal::default());
         in_rx.set_notifier(Some(signal.clone() as Arc<dyn Notify>));
-        in_rx.set_release_every(RELEASE_EVERY);
         let id = ctx.next_socket_id();
         ctx.inner
             .live
@@ -619,7 +614,6 @@ impl Core {
         let (tx, mut rx) = ring::mpsc::<Inbound>(self.opts.recv_ring_capacity())
             .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
         rx.set_notifier(Some(self.signal.clone() as Arc<dyn Notify>));
-        rx.set_release_every(RELEASE_EVERY);
         self.in_tx = tx;
         self.in_rx = rx;
         Ok(())
@@ -1030,14 +1024,8 @@ impl Core {
             if let Some(x) = self.inbox.pop_front() {
                 return Ok(x);
             }
-            // Straight from the ring (slots handed back in groups).
-            match self.in_rx.try_pop() {
-                Ok(Inbound::Msg { pipe, payload }) => return Ok((pipe, payload)),
-                Ok(item) => {
-                    apply(&self.pattern, &mut self.pipes, &mut self.inbox, item);
-                    continue;
-                }
-                Err(_) => {}
+            if self.fill(RECV_BATCH) > 0 {
+                continue;
             }
             if spins < SPIN_CHECKS && !matches!(wait, Wait::No) {
                 spins += 1;
