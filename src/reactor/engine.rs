@@ -28,6 +28,9 @@ use crate::zmtp::{self, Connection, Event};
 
 /// Reads per step before the engine yields to the others.
 const READS_PER_STEP: usize = 16;
+/// The smallest and largest read, in bytes.
+const MIN_READ: usize = 4096;
+const MAX_READ: usize = 1 << 20;
 /// Messages taken from the out-ring per batch.
 const OUT_BATCH: usize = 512;
 /// Encode no further once this many bytes wait to be written.
@@ -71,6 +74,8 @@ pub(crate) struct Engine {
     pending_in: VecDeque<Inbound>,
     readable: bool,
     writable: bool,
+    /// The size of the next read (adapts to what reads return).
+    read_size: usize,
     eof: bool,
     closing: bool,
     /// The socket's side of the out-ring is gone and the ring is drained.
@@ -110,6 +115,7 @@ impl Engine {
             pending_in: VecDeque::new(),
             readable: true,
             writable: true,
+            read_size: 16 * 1024,
             eof: false,
             closing: false,
             out_done: false,
@@ -336,7 +342,9 @@ impl Engine {
                 break;
             }
             reads += 1;
-            let want = self.conn.recv_reserve_hint(&self.rx);
+            // Read sizes follow what the stream delivers, so a trickle does
+            // not pay for zeroing a large buffer on every read.
+            let want = self.read_size.min(self.conn.recv_reserve_hint(&self.rx));
             let old = self.rx.len();
             self.rx.resize(old + want, 0);
             let r = self.stream.read(&mut self.rx[old..]);
@@ -361,6 +369,16 @@ impl Engine {
             if got == 0 {
                 self.eof = true;
                 break;
+            }
+            if got == want {
+                self.read_size = (self.read_size * 2).min(MAX_READ);
+            } else {
+                if got < want / 8 {
+                    self.read_size = (self.read_size / 2).max(MIN_READ);
+                }
+                // A short read drained the socket's buffer (epoll(7)): the
+                // next edge says when more has arrived.
+                self.readable = false;
             }
             progress = true;
             let mut cx = EventCx {
