@@ -40,7 +40,6 @@ fn main() -> ExitCode {
 fn run(bind_to: &str, size: usize, count: u64) -> Result<(), Box<dyn std::error::Error>> {
     let ctx = Context::new();
     let pull = ctx.socket(SocketType::Pull)?;
-    pull.set_rcvhwm(0)?;
     pull.bind(bind_to)?;
     let first = pull.recv()?;
     if first.len() != size {

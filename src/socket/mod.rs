@@ -21,7 +21,7 @@
 //!   senders); nothing is dropped. RCVHWM must therefore be set before the
 //!   first `bind`/`connect`.
 //! - **Mark granularity.** Pipes are rings, so SNDHWM and RCVHWM are rounded
-//!   up to a power of two, and both (and "no limit", 0) are capped at 2^20
+//!   up to a power of two, and both (and "no limit", 0) are capped at 2^17
 //!   messages, which keeps memory bounded whatever the option says.
 //! - **inproc before bind.** A `connect` to an inproc name not bound yet
 //!   waits in the registry and is wired up by the `bind`; until then the

@@ -16,13 +16,14 @@ pub struct Options {
     /// `ZMQ_SNDHWM`: messages queued towards one peer before the socket is
     /// "mute" for it (PUSH blocks, PUB drops). Default 1000. ringmq rounds
     /// the mark up to a power of two (the pipe is a ring of that size) and
-    /// caps it, and "no limit" (0), at 2^20 messages.
+    /// caps it, and "no limit" (0), at 2^17 messages.
     pub sndhwm: i32,
     /// `ZMQ_RCVHWM`: messages queued for the application. Default 1000;
-    /// rounded up to a power of two and capped, like 0 (no limit), at 2^20. ringmq keeps one receive queue per socket, shared
-    /// by all its peers, rather than one per peer: the mark bounds the socket's
-    /// whole backlog, and a full queue stops reading from every peer (TCP flow
-    /// control then pushes back on the senders).
+    /// rounded up to a power of two and capped, like 0 (no limit), at 2^17.
+    /// ringmq keeps one receive queue per socket, shared by all its peers,
+    /// rather than one per peer: the mark bounds the socket's whole backlog,
+    /// and a full queue stops reading from every peer (TCP flow control then
+    /// pushes back on the senders).
     pub rcvhwm: i32,
     /// `ZMQ_LINGER`: how long `close` (drop) keeps delivering queued messages.
     /// `None` = forever (libzmq's -1, the default); `Some(0)` = drop at once.
@@ -70,7 +71,7 @@ pub struct Options {
 }
 
 /// The most messages an "unlimited" (HWM 0) pipe holds.
-pub(crate) const UNLIMITED_PIPE: usize = 1 << 20;
+pub(crate) const UNLIMITED_PIPE: usize = 1 << 17;
 
 impl Default for Options {
     fn default() -> Self {
