@@ -77,6 +77,9 @@ pub(crate) struct Engine {
     out_done: bool,
     armed: Option<Instant>,
     peer_label: String,
+    /// A SUB/XSUB connection: single-frame messages `0x01/0x00 + topic`
+    /// from the socket are subscriptions, sent in the peer's form.
+    subscriber: bool,
 }
 
 impl Engine {
@@ -96,6 +99,9 @@ impl Engine {
         cfg.max_msg_size = link.options.maxmsgsize;
         cfg.handshake_timeout = link.options.handshake_ivl;
         cfg.peer_address = Some(peer_label.clone());
+        cfg.heartbeat_ivl = link.options.heartbeat_ivl;
+        cfg.heartbeat_timeout = link.options.heartbeat_timeout;
+        cfg.heartbeat_ttl = link.options.heartbeat_ttl;
         let conn = Connection::new(cfg, now).expect("socket options were validated when set");
         let mut engine = Engine {
             stream,
@@ -115,7 +121,12 @@ impl Engine {
             out_done: false,
             armed: None,
             peer_label,
+            subscriber: false,
         };
+        engine.subscriber = matches!(
+            engine.link.socket_type,
+            zmtp::SocketType::Sub | zmtp::SocketType::XSub
+        );
         if let EngineOrigin::Connect(c) = &mut engine.origin {
             c.out.set_notifier(Some(engine.notify.clone()));
         }
@@ -393,11 +404,24 @@ impl Engine {
                     };
                     self.pending_in.push_back(Inbound::Msg { pipe, payload });
                 }
-                // Subscriptions matter only to publishers, which arrive
-                // with the PUB/SUB socket types.
-                Event::Subscribe(_) | Event::Cancel(_) => {}
+                // Subscriptions reach the publisher socket as messages
+                // `0x01 + topic` / `0x00 + topic`, whatever form they had on
+                // the wire.
+                Event::Subscribe(t) => self.subscription_in(1, &t),
+                Event::Cancel(t) => self.subscription_in(0, &t),
             }
         }
+    }
+
+    fn subscription_in(&mut self, kind: u8, topic: &[u8]) {
+        let Some(pipe) = self.pipe else { return };
+        let mut v = Vec::with_capacity(topic.len() + 1);
+        v.push(kind);
+        v.extend_from_slice(topic);
+        self.pending_in.push_back(Inbound::Msg {
+            pipe,
+            payload: Payload::One(Msg::from(v)),
+        });
     }
 
     fn attach(&mut self, peer: zmtp::PeerInfo) {
@@ -444,6 +468,11 @@ impl Engine {
                             for p in batch {
                                 progress = true;
                                 let r = match &p {
+                                    Payload::One(m) if self.subscriber => match m.split_first() {
+                                        Some((1, t)) => self.conn.send_subscribe(t),
+                                        Some((0, t)) => self.conn.send_cancel(t),
+                                        _ => self.conn.send_msg(m),
+                                    },
                                     Payload::One(m) => self.conn.send_msg(m),
                                     Payload::Multi(v) => self.conn.send_multipart(v),
                                 };

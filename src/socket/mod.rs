@@ -14,13 +14,22 @@
 #![forbid(unsafe_code)]
 
 mod context;
+mod dealer;
 mod inproc;
 pub(crate) mod options;
 mod pair;
 mod pipes;
+mod pub_;
 mod pull;
 mod push;
+mod rep;
+mod req;
+mod router;
 pub(crate) mod signal;
+mod sub;
+mod trie;
+mod xpub;
+mod xsub;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -88,41 +97,174 @@ impl Wait {
     }
 }
 
-/// The per-type routing strategy.
+/// What a routing strategy did with a message.
+pub(crate) enum Routed {
+    /// Sent (or dropped, where the pattern drops).
+    Sent,
+    /// No peer has room now: wait and retry.
+    Full(Payload),
+    /// Failed for good.
+    Failed(Error, Payload),
+}
+
+/// A random-ish 32-bit seed (clock and stack address): for generated routing
+/// ids and request ids, which need to differ between runs, not secrecy.
+pub(crate) fn random_u32() -> u32 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0x9E37_79B9);
+    let local = 0u8;
+    let mut x = t ^ (&local as *const u8 as u64).rotate_left(29) ^ 0xA076_1D64_78BD_642F;
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    x ^= x >> 33;
+    x as u32
+}
+
+/// The per-type routing strategy and its state.
 enum Pattern {
     Push,
     Pull,
     Pair,
+    Dealer,
+    Pub(xpub::XPub),
+    XPub(xpub::XPub),
+    Sub(xsub::XSub),
+    XSub(xsub::XSub),
+    Router(router::Router),
+    Req(req::Req),
+    Rep(rep::Rep),
 }
 
 impl Pattern {
-    fn can_recv(&self) -> bool {
-        !matches!(self, Pattern::Push)
-    }
-
-    fn can_send(&self) -> bool {
-        !matches!(self, Pattern::Pull)
-    }
-
     fn new(kind: SocketType) -> Result<Pattern> {
         Ok(match kind {
             SocketType::Push => Pattern::Push,
             SocketType::Pull => Pattern::Pull,
             SocketType::Pair => Pattern::Pair,
-            other => {
-                return Err(Error::NotSupported(match other {
-                    SocketType::Pub => "PUB sockets are not available yet",
-                    SocketType::Sub => "SUB sockets are not available yet",
-                    SocketType::XPub => "XPUB sockets are not available yet",
-                    SocketType::XSub => "XSUB sockets are not available yet",
-                    SocketType::Req => "REQ sockets are not available yet",
-                    SocketType::Rep => "REP sockets are not available yet",
-                    SocketType::Dealer => "DEALER sockets are not available yet",
-                    SocketType::Router => "ROUTER sockets are not available yet",
-                    _ => "socket type not available",
-                }))
-            }
+            SocketType::Dealer => Pattern::Dealer,
+            SocketType::Pub => Pattern::Pub(pub_::new()),
+            SocketType::XPub => Pattern::XPub(xpub::XPub::new(false)),
+            SocketType::Sub => Pattern::Sub(sub::new()),
+            SocketType::XSub => Pattern::XSub(xsub::XSub::new(false)),
+            SocketType::Router => Pattern::Router(router::Router::new()),
+            SocketType::Req => Pattern::Req(req::Req::new()),
+            SocketType::Rep => Pattern::Rep(rep::Rep::default()),
         })
+    }
+
+    fn check_send(&self, opts: &Options) -> Result<()> {
+        match self {
+            Pattern::Pull => Err(Error::NotSupported("a PULL socket cannot send")),
+            Pattern::Sub(_) => Err(Error::NotSupported(
+                "a SUB socket cannot send (use subscribe/unsubscribe)",
+            )),
+            Pattern::Req(r) => r.check_send(opts.req_relaxed),
+            Pattern::Rep(r) => r.check_send(),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_recv(&self) -> Result<()> {
+        match self {
+            Pattern::Push => Err(Error::NotSupported("a PUSH socket cannot receive")),
+            Pattern::Pub(_) => Err(Error::NotSupported("a PUB socket cannot receive")),
+            Pattern::Req(r) => r.check_recv(),
+            Pattern::Rep(r) => r.check_recv(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether a send would not wait now (poller's "writable").
+    fn writable(&self, pipes: &Pipes, opts: &Options) -> bool {
+        if self.check_send(opts).is_err() {
+            return false;
+        }
+        match self {
+            Pattern::Push | Pattern::Pair | Pattern::Dealer | Pattern::Req(_) => {
+                pipes.any_room(opts.immediate)
+            }
+            Pattern::Router(_) if opts.router_mandatory => pipes.any_room(false),
+            _ => true,
+        }
+    }
+
+    fn send(&mut self, pipes: &mut Pipes, payload: Payload, opts: &Options) -> Routed {
+        let lb = |r: std::result::Result<(), Payload>| match r {
+            Ok(()) => Routed::Sent,
+            Err(p) => Routed::Full(p),
+        };
+        match self {
+            Pattern::Push => lb(push::send(pipes, payload, opts.immediate)),
+            Pattern::Pair => lb(pair::send(pipes, payload, opts.immediate)),
+            Pattern::Dealer => lb(dealer::send(pipes, payload, opts.immediate)),
+            Pattern::Pub(x) | Pattern::XPub(x) => {
+                x.send(pipes, payload);
+                Routed::Sent
+            }
+            Pattern::XSub(x) => {
+                x.send(pipes, payload);
+                Routed::Sent
+            }
+            Pattern::Router(r) => r.send(pipes, payload, opts.router_mandatory),
+            Pattern::Req(r) => r.send(pipes, payload, opts.immediate, opts.req_correlate),
+            Pattern::Rep(r) => {
+                r.send(pipes, payload);
+                Routed::Sent
+            }
+            Pattern::Pull | Pattern::Sub(_) => {
+                Routed::Failed(Error::NotSupported("this socket type cannot send"), payload)
+            }
+        }
+    }
+
+    /// A message arrived from a peer (taken from the in-ring).
+    fn on_msg(
+        &mut self,
+        pipe: PipeId,
+        payload: Payload,
+        opts: &Options,
+        inbox: &mut VecDeque<(PipeId, Payload)>,
+    ) {
+        match self {
+            Pattern::Pub(x) | Pattern::XPub(x) => x.on_msg(pipe, payload, opts.xpub_verbose, inbox),
+            Pattern::Sub(x) | Pattern::XSub(x) => x.on_msg(pipe, payload, inbox),
+            Pattern::Router(r) => r.on_msg(pipe, payload, inbox),
+            // Messages to a socket that cannot receive are dropped (a peer
+            // of a send-only socket has nothing to say).
+            Pattern::Push => {}
+            _ => inbox.push_back((pipe, payload)),
+        }
+    }
+
+    /// A pipe attached, or its connection (re)connected (`fresh`: the pipe
+    /// holds none of what was queued for it before).
+    fn on_attach(&mut self, pipes: &mut Pipes, pipe: PipeId, fresh: bool) {
+        match self {
+            Pattern::Sub(x) | Pattern::XSub(x) if fresh => x.on_attach(pipes, pipe),
+            Pattern::Router(r) => r.on_attach(pipes, pipe),
+            _ => {}
+        }
+    }
+
+    /// A pipe's connection was lost (`gone`: for good).
+    fn on_detach(&mut self, pipe: PipeId, gone: bool, inbox: &mut VecDeque<(PipeId, Payload)>) {
+        match self {
+            // The subscriber re-sends its subscriptions when it reconnects.
+            Pattern::Pub(x) | Pattern::XPub(x) => x.on_detach(pipe, inbox),
+            Pattern::Router(r) if gone => r.on_detach(pipe),
+            _ => {}
+        }
+    }
+
+    /// Hands a message to the application, or `None` to drop it.
+    fn deliver(&mut self, pipe: PipeId, payload: Payload, opts: &Options) -> Option<Payload> {
+        match self {
+            Pattern::Req(r) => r.deliver(pipe, payload, opts.req_correlate),
+            Pattern::Rep(r) => r.deliver(pipe, payload),
+            _ => Some(payload),
+        }
     }
 }
 
@@ -544,6 +686,67 @@ impl Socket {
         self.core.borrow().opts.backlog
     }
 
+    /// SUB: subscribes to messages whose first frame starts with `prefix`
+    /// (the empty prefix matches everything); libzmq's `ZMQ_SUBSCRIBE`.
+    /// Subscriptions are counted: each needs its own `unsubscribe`.
+    pub fn subscribe(&self, prefix: impl AsRef<[u8]>) -> Result<()> {
+        self.core.borrow_mut().subscription(true, prefix.as_ref())
+    }
+
+    /// SUB: drops one subscription made with [`Socket::subscribe`]; libzmq's
+    /// `ZMQ_UNSUBSCRIBE`.
+    pub fn unsubscribe(&self, prefix: impl AsRef<[u8]>) -> Result<()> {
+        self.core.borrow_mut().subscription(false, prefix.as_ref())
+    }
+
+    /// Sets `ZMQ_ROUTER_MANDATORY` (see [`Options::router_mandatory`]).
+    pub fn set_router_mandatory(&self, v: bool) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.router_mandatory = v)
+    }
+
+    /// Sets `ZMQ_REQ_RELAXED` (see [`Options::req_relaxed`]).
+    pub fn set_req_relaxed(&self, v: bool) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.req_relaxed = v)
+    }
+
+    /// Sets `ZMQ_REQ_CORRELATE` (see [`Options::req_correlate`]).
+    pub fn set_req_correlate(&self, v: bool) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.req_correlate = v)
+    }
+
+    /// Sets `ZMQ_XPUB_VERBOSE` (see [`Options::xpub_verbose`]).
+    pub fn set_xpub_verbose(&self, v: bool) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.xpub_verbose = v)
+    }
+
+    /// Sets `ZMQ_HEARTBEAT_IVL` (`None` = no heartbeats). Applies to
+    /// connections made after the call.
+    pub fn set_heartbeat_ivl(&self, v: Option<Duration>) -> Result<()> {
+        if v.is_some_and(|d| d.is_zero()) {
+            return Err(Error::InvalidOption {
+                option: "ZMQ_HEARTBEAT_IVL",
+                reason: "use None to turn heartbeats off",
+            });
+        }
+        self.core.borrow_mut().set(|o| o.heartbeat_ivl = v)
+    }
+
+    /// Sets `ZMQ_HEARTBEAT_TIMEOUT` (`None` = the heartbeat interval).
+    pub fn set_heartbeat_timeout(&self, v: Option<Duration>) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.heartbeat_timeout = v)
+    }
+
+    /// Sets `ZMQ_HEARTBEAT_TTL` (at most 6553.5 s; `None` = no TTL).
+    pub fn set_heartbeat_ttl(&self, v: Option<Duration>) -> Result<()> {
+        if v.is_some_and(|d| d > Duration::from_millis(6_553_599)) {
+            return Err(Error::InvalidOption {
+                option: "ZMQ_HEARTBEAT_TTL",
+                reason: "must be at most 6553.599 s",
+            });
+        }
+        self.core.borrow_mut().set(|o| o.heartbeat_ttl = v)
+    }
+
     /// Sets `ZMQ_HANDSHAKE_IVL` (`None` = no limit).
     pub fn set_handshake_ivl(&self, v: Option<Duration>) -> Result<()> {
         self.core.borrow_mut().set(|o| o.handshake_ivl = v)
@@ -576,6 +779,22 @@ impl Core {
     fn set(&mut self, f: impl FnOnce(&mut Options)) -> Result<()> {
         f(&mut self.opts);
         self.link = None;
+        Ok(())
+    }
+
+    fn subscription(&mut self, subscribe: bool, prefix: &[u8]) -> Result<()> {
+        self.check_live()?;
+        self.pump_for_send();
+        let Pattern::Sub(x) = &mut self.pattern else {
+            return Err(Error::NotSupported(
+                "only SUB sockets subscribe (an XSUB sends subscription messages)",
+            ));
+        };
+        if subscribe {
+            x.subscribe(&mut self.pipes, prefix);
+        } else {
+            x.unsubscribe(&mut self.pipes, prefix);
+        }
         Ok(())
     }
 
@@ -721,8 +940,11 @@ impl Core {
                         peer: None,
                         connected: false,
                         endpoint: Some(endpoint.to_owned()),
+                        was_up: false,
                     },
                 );
+                // SUB/XSUB: the subscriptions so far, for the first connection.
+                self.pattern.on_attach(&mut self.pipes, pipe, true);
                 let io = self.ctx.pick_io();
                 self.ctx.send_io(
                     io,
@@ -828,14 +1050,6 @@ impl Core {
 
     // ----- inbound processing -----
 
-    fn can_recv(&self) -> bool {
-        self.pattern.can_recv()
-    }
-
-    fn can_send(&self) -> bool {
-        self.pattern.can_send()
-    }
-
     /// Moves a batch from the in-ring into the inbox. Returns how many items
     /// were taken.
     fn fill(&mut self, max: usize) -> usize {
@@ -844,7 +1058,13 @@ impl Core {
         };
         let n = batch.len();
         for item in batch {
-            apply(&self.pattern, &mut self.pipes, &mut self.inbox, item);
+            apply(
+                &mut self.pattern,
+                &mut self.pipes,
+                &mut self.inbox,
+                &self.opts,
+                item,
+            );
         }
         n
     }
@@ -898,6 +1118,21 @@ impl Core {
             return Err(SendError { error, msg });
         }
         if msg.more() {
+            if self.partial.is_empty() && self.opts.router_mandatory {
+                if let Pattern::Router(r) = &self.pattern {
+                    if !r.knows(&msg) {
+                        self.pump_for_send();
+                    }
+                }
+                if let Pattern::Router(r) = &self.pattern {
+                    if !r.knows(&msg) {
+                        return Err(SendError {
+                            error: Error::HostUnreachable,
+                            msg,
+                        });
+                    }
+                }
+            }
             self.partial.push(msg);
             return Ok(());
         }
@@ -913,7 +1148,8 @@ impl Core {
             // caller can retry the last frame alone.
             let mut frames = p.into_frames();
             let last = frames.pop().unwrap_or_default();
-            if !frames.is_empty() {
+            let retry = matches!(error, Error::WouldBlock | Error::Timeout);
+            if retry && !frames.is_empty() {
                 for f in frames.iter_mut() {
                     f.set_more(true);
                 }
@@ -946,10 +1182,7 @@ impl Core {
 
     fn check_send(&self) -> Result<()> {
         self.check_live()?;
-        if !self.can_send() {
-            return Err(Error::NotSupported("a PULL socket cannot send"));
-        }
-        Ok(())
+        self.pattern.check_send(&self.opts)
     }
 
     fn route(
@@ -960,14 +1193,10 @@ impl Core {
         let mut spins = 0;
         loop {
             self.pump_for_send();
-            let r = match self.pattern {
-                Pattern::Push => push::send(&mut self.pipes, payload, self.opts.immediate),
-                Pattern::Pair => pair::send(&mut self.pipes, payload, self.opts.immediate),
-                Pattern::Pull => unreachable!("checked by check_send"),
-            };
-            match r {
-                Ok(()) => return Ok(()),
-                Err(p) => payload = p,
+            match self.pattern.send(&mut self.pipes, payload, &self.opts) {
+                Routed::Sent => return Ok(()),
+                Routed::Full(p) => payload = p,
+                Routed::Failed(e, p) => return Err((e, p)),
             }
             if spins < SPIN_CHECKS {
                 spins += 1;
@@ -993,13 +1222,14 @@ impl Core {
 
     fn next_payload(&mut self, wait: Wait) -> Result<(PipeId, Payload)> {
         self.check_live()?;
-        if !self.can_recv() {
-            return Err(Error::NotSupported("a PUSH socket cannot receive"));
-        }
+        self.pattern.check_recv()?;
         let mut spins = 0;
         loop {
-            if let Some(x) = self.inbox.pop_front() {
-                return Ok(x);
+            if let Some((pipe, payload)) = self.inbox.pop_front() {
+                match self.pattern.deliver(pipe, payload, &self.opts) {
+                    Some(p) => return Ok((pipe, p)),
+                    None => continue,
+                }
             }
             if self.fill(RECV_BATCH) > 0 {
                 continue;
@@ -1047,22 +1277,17 @@ impl Core {
     }
 }
 
-/// Applies one item from a socket's in-ring: a message goes to the inbox
-/// (when the pattern receives), a pipe event updates the pipe table.
+/// Applies one item from a socket's in-ring: a message goes to the pattern
+/// (and usually the inbox), a pipe event updates the pipe table.
 fn apply(
-    pattern: &Pattern,
+    pattern: &mut Pattern,
     pipes: &mut Pipes,
     inbox: &mut VecDeque<(PipeId, Payload)>,
+    opts: &Options,
     item: Inbound,
 ) {
     match item {
-        Inbound::Msg { pipe, payload } => {
-            if pattern.can_recv() {
-                inbox.push_back((pipe, payload));
-            }
-            // Messages to a socket that cannot receive are dropped (a
-            // peer of a send-only socket has nothing to say).
-        }
+        Inbound::Msg { pipe, payload } => pattern.on_msg(pipe, payload, opts, inbox),
         Inbound::Attached(a) => {
             let accept = match pattern {
                 Pattern::Pair => pipes.is_empty(),
@@ -1076,8 +1301,10 @@ fn apply(
                         peer: Some(a.peer),
                         connected: true,
                         endpoint: None,
+                        was_up: true,
                     },
                 );
+                pattern.on_attach(pipes, a.pipe, true);
             } else {
                 tracing::debug!("PAIR socket already has a peer; extra peer refused");
                 if let PipeWriter::Inproc { peer, id_at_peer } = &a.writer {
@@ -1087,17 +1314,23 @@ fn apply(
         }
         Inbound::Connected { pipe, peer } => {
             if let Some(e) = pipes.get_mut(pipe) {
+                let again = e.was_up;
                 e.connected = true;
+                e.was_up = true;
                 e.peer = Some(*peer);
+                pattern.on_attach(pipes, pipe, again);
             }
         }
         Inbound::Disconnected { pipe } => {
             if let Some(e) = pipes.get_mut(pipe) {
                 e.connected = false;
+                pattern.on_detach(pipe, false, inbox);
             }
         }
         Inbound::Detached { pipe } => {
-            pipes.remove(pipe);
+            if pipes.remove(pipe).is_some() {
+                pattern.on_detach(pipe, true, inbox);
+            }
         }
     }
 }

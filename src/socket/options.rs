@@ -67,6 +67,29 @@ pub struct Options {
     /// `ZMQ_HANDSHAKE_IVL`: a peer that has not finished its handshake in this
     /// time is dropped. Default 30 s; `None` disables the limit.
     pub handshake_ivl: Option<Duration>,
+    /// `ZMQ_ROUTER_MANDATORY` (ROUTER): a message for an unknown peer fails
+    /// with `HostUnreachable` instead of being dropped, and a full peer makes
+    /// the send wait instead of dropping. Default off.
+    pub router_mandatory: bool,
+    /// `ZMQ_REQ_RELAXED` (REQ): a new request may be sent before the reply
+    /// to the previous one arrived. Default off.
+    pub req_relaxed: bool,
+    /// `ZMQ_REQ_CORRELATE` (REQ): requests carry an id and replies with
+    /// another id are dropped. Default off.
+    pub req_correlate: bool,
+    /// `ZMQ_XPUB_VERBOSE` (XPUB): pass every subscribe to the application,
+    /// not only the first for a topic. Default off.
+    pub xpub_verbose: bool,
+    /// `ZMQ_HEARTBEAT_IVL`: send a ZMTP PING this often on every connection.
+    /// `None` (the default, libzmq's 0) sends none.
+    pub heartbeat_ivl: Option<Duration>,
+    /// `ZMQ_HEARTBEAT_TIMEOUT`: drop a connection when nothing arrives this
+    /// long after a PING. `None` = the heartbeat interval (libzmq's default).
+    pub heartbeat_timeout: Option<Duration>,
+    /// `ZMQ_HEARTBEAT_TTL`: the time-to-live put in our PINGs, asking the
+    /// peer to drop the connection when it hears nothing from us for that
+    /// long (whole deciseconds; under 100 ms has no effect). Default `None`.
+    pub heartbeat_ttl: Option<Duration>,
 }
 
 /// The most messages an "unlimited" (HWM 0) pipe holds.
@@ -94,6 +117,13 @@ impl Default for Options {
             backlog: 100,
             ipv6: false,
             handshake_ivl: Some(Duration::from_secs(30)),
+            router_mandatory: false,
+            req_relaxed: false,
+            req_correlate: false,
+            xpub_verbose: false,
+            heartbeat_ivl: None,
+            heartbeat_timeout: None,
+            heartbeat_ttl: None,
         }
     }
 }
