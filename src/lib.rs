@@ -34,5 +34,7 @@ pub mod fuzzing;
 
 pub use error::{Error, Result};
 pub use msg::{Msg, Multipart};
-pub use socket::{Context, ContextBuilder, Options, SendError, Socket};
+pub use socket::{
+    Context, ContextBuilder, Monitor, MonitorEvent, MonitorEventKind, Options, SendError, Socket,
+};
 pub use zmtp::SocketType;

@@ -24,6 +24,7 @@ use super::{Connecter, SocketLink, StepCx, Stream};
 use crate::msg::Msg;
 use crate::pipe::{Attach, Inbound, Payload, PipeId, PipeWriter};
 use crate::ring::{self, Consumer, Notify, PopError, PushError};
+use crate::socket::monitor::{MonitorEvent, MonitorEventKind};
 use crate::zmtp::{self, Connection, Event};
 
 /// Reads per step before the engine yields to the others.
@@ -39,7 +40,11 @@ const PENDING_IN_MAX: usize = 4096;
 /// Where the connection came from.
 pub(crate) enum EngineOrigin {
     /// Accepted by a listener.
-    Accept { link: Arc<SocketLink> },
+    Accept {
+        link: Arc<SocketLink>,
+        /// The listener's endpoint.
+        endpoint: String,
+    },
     /// Made by a connecter; it goes back to reconnecting when the connection
     /// is lost.
     Connect(Connecter),
@@ -77,6 +82,10 @@ pub(crate) struct Engine {
     out_done: bool,
     armed: Option<Instant>,
     peer_label: String,
+    /// Why the handshake failed, if it did.
+    failure: Option<String>,
+    /// Whether the handshake completed at some point.
+    handshook: bool,
     /// A SUB/XSUB connection: single-frame messages `0x01/0x00 + topic`
     /// from the socket are subscriptions, sent in the peer's form.
     subscriber: bool,
@@ -122,6 +131,8 @@ impl Engine {
             armed: None,
             peer_label,
             subscriber: false,
+            failure: None,
+            handshook: false,
         };
         engine.subscriber = matches!(
             engine.link.socket_type,
@@ -131,6 +142,28 @@ impl Engine {
             c.out.set_notifier(Some(engine.notify.clone()));
         }
         engine
+    }
+
+    fn endpoint(&self) -> &str {
+        match &self.origin {
+            EngineOrigin::Accept { endpoint, .. } => endpoint,
+            EngineOrigin::Connect(c) => &c.endpoint_str,
+        }
+    }
+
+    /// Emits the monitor events of a closing connection.
+    pub(crate) fn report_close(&self) {
+        if !self.conn.is_ready() && !self.handshook {
+            self.link.monitor.emit(|| {
+                MonitorEvent::new(MonitorEventKind::HandshakeFailed, self.endpoint()).with_detail(
+                    self.failure
+                        .clone()
+                        .unwrap_or_else(|| "connection closed during the handshake".into()),
+                )
+            });
+        }
+        self.link
+            .event(MonitorEventKind::Disconnected, self.endpoint());
     }
 
     /// The id of the socket this connection serves.
@@ -196,6 +229,7 @@ impl Engine {
             self.armed = None;
             if let Err(e) = self.conn.handle_timeout(cx.now) {
                 tracing::info!(peer = %self.peer_label, error = %e, "closing connection");
+                self.failure = Some(e.to_string());
                 self.flush_best_effort();
                 return Step::Close;
             }
@@ -376,6 +410,7 @@ impl Engine {
             progress = true;
             if let Err(e) = self.conn.handle_input(&mut self.rx, now) {
                 tracing::info!(peer = %self.peer_label, error = %e, "closing connection");
+                self.failure = Some(e.to_string());
                 self.take_events();
                 self.flush_best_effort();
                 return Err(());
@@ -426,6 +461,9 @@ impl Engine {
 
     fn attach(&mut self, peer: zmtp::PeerInfo) {
         tracing::debug!(peer = %self.peer_label, socket_type = peer.socket_type.as_str(), "handshake done");
+        self.handshook = true;
+        self.link
+            .event(MonitorEventKind::HandshakeSucceeded, self.endpoint());
         match &self.origin {
             EngineOrigin::Connect(c) => {
                 self.pending_in.push_back(Inbound::Connected {

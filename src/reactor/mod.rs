@@ -34,6 +34,7 @@ use slab::Slab;
 
 use crate::pipe::{Inbound, Payload, PipeId};
 use crate::ring::{self, Consumer, MpProducer, Notify, PushError};
+use crate::socket::monitor::{MonitorEvent, MonitorEventKind, MonitorSink};
 use crate::socket::options::Options;
 use crate::transport::{Endpoint, IpcGuard};
 use crate::zmtp::SocketType;
@@ -59,6 +60,15 @@ pub(crate) struct SocketLink {
     pub(crate) in_tx: MpProducer<Inbound>,
     /// Its pipe-id counter.
     pub(crate) next_pipe: Arc<AtomicU64>,
+    /// Where its monitor events go.
+    pub(crate) monitor: Arc<MonitorSink>,
+}
+
+impl SocketLink {
+    /// Emits a monitor event (built only when a monitor is installed).
+    pub(crate) fn event(&self, kind: MonitorEventKind, endpoint: &str) {
+        self.monitor.emit(|| MonitorEvent::new(kind, endpoint));
+    }
 }
 
 impl SocketLink {
@@ -401,6 +411,7 @@ impl Loop {
             match &mut entry {
                 Entry::Listener(l) => {
                     let _ = reg.deregister(&mut l.listener);
+                    l.link.event(MonitorEventKind::Closed, &l.endpoint);
                 }
                 Entry::Connecter(c) => {
                     if let Some(s) = c.pending.as_mut() {
@@ -480,6 +491,8 @@ impl Loop {
                     tracing::warn!(endpoint = %c.endpoint_str, error = %e, "cannot register stream");
                     c.pending = None;
                 } else {
+                    c.link
+                        .event(MonitorEventKind::ConnectDelayed, &c.endpoint_str);
                     c.pending = Some(s);
                 }
             }
@@ -512,6 +525,10 @@ impl Loop {
             &mut self.jitter,
         );
         c.attempt = c.attempt.saturating_add(1);
+        c.link.monitor.emit(|| {
+            MonitorEvent::new(MonitorEventKind::ConnectRetried, &c.endpoint_str)
+                .with_interval(delay)
+        });
         let generation = *generation;
         self.timers.add(
             Instant::now() + delay,
@@ -577,6 +594,7 @@ impl Loop {
                     tracing::debug!(error = %e, "cannot set TCP options");
                 }
                 c.attempt = 0;
+                c.link.event(MonitorEventKind::Connected, &c.endpoint_str);
                 self.insert_engine(stream, EngineOrigin::Connect(c));
             }
             Entry::Engine(_) => {
@@ -595,8 +613,10 @@ impl Loop {
                     if let Err(e) = stream.configure(&l.link.options.tcp()) {
                         tracing::debug!(error = %e, "cannot set TCP options");
                     }
+                    l.link.event(MonitorEventKind::Accepted, &l.endpoint);
                     let origin = EngineOrigin::Accept {
                         link: l.link.clone(),
+                        endpoint: l.endpoint.clone(),
                     };
                     self.insert_engine(stream, origin);
                 }
@@ -604,6 +624,10 @@ impl Loop {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     tracing::warn!(endpoint = %l.endpoint, error = %e, "accept failed");
+                    l.link.monitor.emit(|| {
+                        MonitorEvent::new(MonitorEventKind::AcceptFailed, &l.endpoint)
+                            .with_detail(e.to_string())
+                    });
                     return;
                 }
             }
@@ -666,6 +690,7 @@ impl Loop {
                     return;
                 };
                 engine.deregister(self.poll.registry());
+                engine.report_close();
                 if let Some(c) = engine.into_connecter() {
                     // Reconnect unless the socket is gone or closing.
                     if c.closing.is_none() && !c.link.in_tx.is_disconnected() {

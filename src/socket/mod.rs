@@ -16,6 +16,7 @@
 mod context;
 mod dealer;
 mod inproc;
+pub(crate) mod monitor;
 pub(crate) mod options;
 mod pair;
 mod pipes;
@@ -40,6 +41,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 pub use context::{Context, ContextBuilder};
+pub use monitor::{Monitor, MonitorEvent, MonitorEventKind};
 pub use options::Options;
 
 use crate::error::{Error, Result};
@@ -298,6 +300,8 @@ struct Core {
     /// I/O threads that serve something of this socket.
     io_used: Vec<usize>,
     last_endpoint: Option<String>,
+    /// Where monitor events go.
+    monitor: Arc<monitor::MonitorSink>,
 }
 
 /// A ringmq socket. See the crate docs for the patterns.
@@ -323,6 +327,9 @@ pub struct Socket {
     core: RefCell<Core>,
     _not_sync: PhantomData<std::cell::Cell<()>>,
 }
+
+/// Events a monitor queues before it drops new ones.
+const MONITOR_CAPACITY: usize = 1024;
 
 /// The largest batch taken from the in-ring at once.
 const RECV_BATCH: usize = 256;
@@ -365,6 +372,7 @@ impl Socket {
                 connected: Vec::new(),
                 io_used: Vec::new(),
                 last_endpoint: None,
+                monitor: Arc::new(monitor::MonitorSink::default()),
             }),
             _not_sync: PhantomData,
         })
@@ -396,6 +404,13 @@ impl Socket {
     /// Drops the connection made to an endpoint given to `connect`.
     pub fn disconnect(&self, endpoint: &str) -> Result<()> {
         self.core.borrow_mut().disconnect(endpoint)
+    }
+
+    /// Starts monitoring the socket's connections: the returned [`Monitor`]
+    /// receives its [`MonitorEvent`]s from now on (a second call replaces
+    /// the first monitor). Events come from TCP and IPC endpoints only.
+    pub fn monitor(&self) -> Result<Monitor> {
+        self.core.borrow().monitor.install(MONITOR_CAPACITY)
     }
 
     /// The last endpoint bound, resolved (libzmq's `ZMQ_LAST_ENDPOINT`).
@@ -826,6 +841,7 @@ impl Core {
             options: self.opts.clone(),
             in_tx: self.in_tx.clone(),
             next_pipe: self.next_pipe.clone(),
+            monitor: self.monitor.clone(),
         });
         self.link = Some(l.clone());
         l
@@ -865,7 +881,7 @@ impl Core {
             }
             Endpoint::Tcp(t) => {
                 let (listener, addr) = crate::transport::bind_tcp(t, &self.opts.tcp())
-                    .map_err(|e| transport_error(&ep, e))?;
+                    .map_err(|e| self.bind_failed(endpoint, transport_error(&ep, e)))?;
                 let resolved = resolve_endpoint_string(&ep, &LocalAddr::Tcp(addr));
                 self.start_listener(
                     crate::reactor::Listener::Tcp(listener),
@@ -874,8 +890,8 @@ impl Core {
                 )
             }
             Endpoint::Ipc(path) => {
-                let (listener, guard) =
-                    crate::transport::bind_ipc(path).map_err(|e| transport_error(&ep, e))?;
+                let (listener, guard) = crate::transport::bind_ipc(path)
+                    .map_err(|e| self.bind_failed(endpoint, transport_error(&ep, e)))?;
                 let resolved =
                     resolve_endpoint_string(&ep, &LocalAddr::Ipc(guard.path().to_path_buf()));
                 self.start_listener(
@@ -889,6 +905,13 @@ impl Core {
         Ok(resolved)
     }
 
+    fn bind_failed(&self, endpoint: &str, e: Error) -> Error {
+        self.monitor.emit(|| {
+            MonitorEvent::new(MonitorEventKind::BindFailed, endpoint).with_detail(e.to_string())
+        });
+        e
+    }
+
     fn start_listener(
         &mut self,
         listener: crate::reactor::Listener,
@@ -897,6 +920,8 @@ impl Core {
     ) -> String {
         let io = self.ctx.pick_io();
         let link = self.link();
+        self.monitor
+            .emit(|| MonitorEvent::new(MonitorEventKind::Listening, &resolved));
         self.ctx.send_io(
             io,
             Command::Listen {
@@ -1037,6 +1062,11 @@ impl Core {
         }
         // Engines keep what is queued for them until linger runs out.
         self.pipes = Pipes::default();
+        // Pipes announced but never taken: dropping their writers tells
+        // their engines the socket is gone.
+        while let Ok(batch) = self.in_rx.try_pop_batch(RECV_BATCH) {
+            batch.for_each(drop);
+        }
         for &io in &self.io_used {
             self.ctx.send_io(
                 io,
