@@ -397,3 +397,43 @@ fn silent_peer_is_dropped_by_heartbeat() {
     // Greeting (64) + READY + at least one PING.
     assert!(total > 64 + 30, "got {total} bytes");
 }
+
+#[test]
+fn ringmq_xsub_xpub_proxy_between_libzmq_pub_and_sub() {
+    let ctx = Context::new();
+    let xsub = rsock(&ctx, SocketType::XSub);
+    let up = xsub.bind("tcp://127.0.0.1:*").unwrap();
+    let xpub = rsock(&ctx, SocketType::XPub);
+    let down = xpub.bind("tcp://127.0.0.1:*").unwrap();
+    let control = rsock(&ctx, SocketType::Pair);
+    control.bind("inproc://interop-proxy-ctl").unwrap();
+    let steer = rsock(&ctx, SocketType::Pair);
+    steer.connect("inproc://interop-proxy-ctl").unwrap();
+    let proxy = std::thread::spawn(move || ringmq::proxy_steerable(&xsub, &xpub, None, &control));
+
+    let z = zmq::Context::new();
+    let publ = zsock(&z, zmq::PUB);
+    publ.connect(&up).unwrap();
+    let sub = zsock(&z, zmq::SUB);
+    sub.set_subscribe(b"news").unwrap();
+    sub.connect(&down).unwrap();
+    // The subscription travels SUB -> XPUB -> proxy -> XSUB -> PUB; until it
+    // has arrived, the PUB drops.
+    sub.set_rcvtimeo(10).unwrap();
+    let mut synced = false;
+    for _ in 0..1000 {
+        publ.send("news: sync", 0).unwrap();
+        if sub.recv_bytes(0).is_ok() {
+            synced = true;
+            break;
+        }
+    }
+    assert!(synced, "subscription never crossed the proxy");
+    while sub.recv_bytes(0).is_ok() {}
+    sub.set_rcvtimeo(WAIT.as_millis() as i32).unwrap();
+    publ.send("sports: no", 0).unwrap();
+    publ.send("news: yes", 0).unwrap();
+    assert_eq!(sub.recv_bytes(0).unwrap(), b"news: yes");
+    steer.send("TERMINATE").unwrap();
+    proxy.join().unwrap().unwrap();
+}

@@ -20,6 +20,8 @@ pub(crate) mod monitor;
 pub(crate) mod options;
 mod pair;
 mod pipes;
+mod poller;
+mod proxy;
 mod pub_;
 mod pull;
 mod push;
@@ -43,6 +45,8 @@ use bytes::Bytes;
 pub use context::{Context, ContextBuilder};
 pub use monitor::{Monitor, MonitorEvent, MonitorEventKind};
 pub use options::Options;
+pub use poller::{PollEvent, PollFlags, Poller};
+pub use proxy::{proxy, proxy_steerable};
 
 use crate::error::{Error, Result};
 use crate::msg::Msg;
@@ -257,6 +261,14 @@ impl Pattern {
             Pattern::Pub(x) | Pattern::XPub(x) => x.on_detach(pipe, inbox),
             Pattern::Router(r) if gone => r.on_detach(pipe),
             _ => {}
+        }
+    }
+
+    /// Whether a queued message may be handed out (poller readiness).
+    fn acceptable(&self, pipe: PipeId) -> bool {
+        match self {
+            Pattern::Req(r) => r.accepts(pipe),
+            _ => true,
         }
     }
 
@@ -1139,6 +1151,48 @@ impl Core {
             }
         }
         Ok(true)
+    }
+
+    // ----- poller support -----
+
+    /// Readiness for a poller: (readable, writable). Takes what the in-ring
+    /// holds, as a receive would.
+    fn readiness(&mut self) -> Result<(bool, bool)> {
+        self.check_live()?;
+        if self.inbox.is_empty() {
+            self.fill(RECV_BATCH);
+        }
+        while let Some((pipe, _)) = self.inbox.front() {
+            if self.pattern.acceptable(*pipe) {
+                break;
+            }
+            self.inbox.pop_front();
+        }
+        let readable = !self.frames.is_empty()
+            || (self.pattern.check_recv().is_ok() && !self.inbox.is_empty());
+        let writable = self.pattern.writable(&self.pipes, &self.opts);
+        Ok((readable, writable))
+    }
+
+    /// Announces a poller's sleep: the socket's wake-ups go to `n`. Returns
+    /// false when something changed meanwhile (poll again instead).
+    fn prepare_poll(&mut self, want_out: bool, n: &Arc<dyn Notify>) -> bool {
+        self.signal.arm_forward(n.clone());
+        if want_out {
+            let me: Arc<dyn Notify> = self.signal.clone();
+            for (_, e) in self.pipes.iter() {
+                if !e.writer.register_space_waiter(me.clone()) {
+                    return false;
+                }
+            }
+        }
+        self.in_rx.prepare_sleep()
+    }
+
+    /// Ends a poller's sleep.
+    fn finish_poll(&mut self) {
+        self.in_rx.cancel_sleep();
+        self.signal.clear();
     }
 
     // ----- send -----

@@ -83,6 +83,11 @@ impl Req {
         }
     }
 
+    /// Whether a message from `pipe` could be the reply (without taking it).
+    pub(super) fn accepts(&self, pipe: PipeId) -> bool {
+        self.reply_pipe == Some(pipe)
+    }
+
     /// Takes a received message: the reply (envelope stripped), or `None`
     /// to drop it.
     pub(super) fn deliver(

@@ -83,11 +83,8 @@ impl XSub {
                 Some((1, topic)) => {
                     self.subs.add(topic, 0, true);
                 }
-                Some((0, topic)) => {
-                    if !self.subs.rm(topic, 0, true) {
-                        return;
-                    }
-                }
+                // Only the last unsubscribe of a topic goes upstream.
+                Some((0, topic)) if !self.subs.rm(topic, 0, true) => return,
                 _ => {}
             }
         }
