@@ -27,6 +27,8 @@ use crate::ring::{self, Consumer, Notify, PopError, PushError};
 use crate::socket::monitor::{MonitorEvent, MonitorEventKind};
 use crate::zmtp::{self, Connection, Event};
 
+/// The smallest read the engine asks for.
+const MIN_READ: usize = 8 * 1024;
 /// Reads per step before the engine yields to the others.
 const READS_PER_STEP: usize = 16;
 /// Messages taken from the out-ring per batch.
@@ -82,6 +84,8 @@ pub(crate) struct Engine {
     out_done: bool,
     armed: Option<Instant>,
     peer_label: String,
+    /// How many bytes the next read asks for.
+    read_size: usize,
     /// Why the handshake failed, if it did.
     failure: Option<String>,
     /// Whether the handshake completed at some point.
@@ -133,6 +137,7 @@ impl Engine {
             subscriber: false,
             failure: None,
             handshook: false,
+            read_size: MIN_READ,
         };
         engine.subscriber = matches!(
             engine.link.socket_type,
@@ -381,7 +386,11 @@ impl Engine {
                 break;
             }
             reads += 1;
-            let want = self.conn.recv_reserve_hint(&self.rx);
+            // The buffer is zero-filled before each read (safe code cannot
+            // read into uninitialised memory), so the size adapts: small
+            // while reads come back small (latency), doubling while they
+            // fill it (throughput, large frames).
+            let want = self.conn.recv_reserve_hint(&self.rx).min(self.read_size);
             let old = self.rx.len();
             self.rx.resize(old + want, 0);
             let r = self.stream.read(&mut self.rx[old..]);
@@ -403,6 +412,11 @@ impl Engine {
                 }
             };
             self.rx.truncate(old + got);
+            if got == want {
+                self.read_size = (self.read_size * 2).min(zmtp::MAX_READ_RESERVE);
+            } else if got < want / 8 {
+                self.read_size = (self.read_size / 2).max(MIN_READ);
+            }
             if got == 0 {
                 self.eof = true;
                 break;

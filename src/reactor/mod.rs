@@ -270,6 +270,9 @@ impl Loop {
     fn run(&mut self) {
         let mut events = Events::with_capacity(1024);
         let mut tokens: Vec<usize> = Vec::with_capacity(256);
+        let spin = crate::socket::options::spin_budget();
+        let mut last_active: Option<Instant> = None;
+        let mut had_io = false;
         loop {
             self.drain_mailbox();
             if self.stop_now.load(Ordering::SeqCst) {
@@ -290,23 +293,42 @@ impl Loop {
             self.fire_timers();
 
             let now = Instant::now();
-            let mut timeout = self.timers.next_timeout(now);
-            let idle = self.mailbox.prepare_sleep() && self.ready_rx.prepare_sleep();
-            if !idle || self.rescan.load(Ordering::SeqCst) {
-                timeout = Some(Duration::ZERO);
+            if had_io || !tokens.is_empty() {
+                last_active = Some(now);
             }
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
+            // Right after some work, poll without sleeping (and without
+            // announcing a sleep, so producers need not wake us) for a
+            // bounded time: see `spin_budget`.
+            let spinning =
+                !self.stopping && last_active.is_some_and(|t| now.duration_since(t) < spin);
+            let mut timeout = self.timers.next_timeout(now);
+            let polled = if spinning {
+                if self.mailbox.is_empty() && self.ready_rx.is_empty() {
+                    std::thread::yield_now();
+                }
+                self.poll.poll(&mut events, Some(Duration::ZERO))
+            } else {
+                let idle = self.mailbox.prepare_sleep() && self.ready_rx.prepare_sleep();
+                if !idle || self.rescan.load(Ordering::SeqCst) {
+                    timeout = Some(Duration::ZERO);
+                }
+                let r = self.poll.poll(&mut events, timeout);
+                self.mailbox.cancel_sleep();
+                self.ready_rx.cancel_sleep();
+                r
+            };
+            if let Err(e) = polled {
                 if e.kind() != io::ErrorKind::Interrupted {
                     tracing::error!(error = %e, "epoll failed; I/O thread stops");
                     break;
                 }
             }
-            self.mailbox.cancel_sleep();
-            self.ready_rx.cancel_sleep();
+            had_io = false;
             for ev in events.iter() {
                 if ev.token() == WAKER {
                     continue;
                 }
+                had_io = true;
                 self.io_event(
                     ev.token().0,
                     ev.is_readable() || ev.is_read_closed() || ev.is_error(),

@@ -349,6 +349,28 @@ const RECV_BATCH: usize = 256;
 /// How many times a blocking call re-checks its rings before it parks.
 const SPIN_CHECKS: u32 = 64;
 
+/// Spins, then polls with yields, until `budget` has passed since `since`
+/// (set on the first call). Returns false once the budget is spent.
+#[inline]
+fn keep_spinning(spins: &mut u32, since: &mut Option<Instant>) -> bool {
+    if *spins < SPIN_CHECKS {
+        *spins += 1;
+        std::hint::spin_loop();
+        return true;
+    }
+    let budget = options::spin_budget();
+    if budget.is_zero() {
+        return false;
+    }
+    let now = Instant::now();
+    let start = *since.get_or_insert(now);
+    if now.duration_since(start) >= budget {
+        return false;
+    }
+    std::thread::yield_now();
+    true
+}
+
 impl Socket {
     pub(crate) fn new(ctx: Context, kind: SocketType) -> Result<Socket> {
         let pattern = Pattern::new(kind)?;
@@ -1275,6 +1297,7 @@ impl Core {
         wait: Wait,
     ) -> std::result::Result<(), (Error, Payload)> {
         let mut spins = 0;
+        let mut spin_since = None;
         loop {
             self.pump_for_send();
             match self.pattern.send(&mut self.pipes, payload, &self.opts) {
@@ -1282,9 +1305,7 @@ impl Core {
                 Routed::Full(p) => payload = p,
                 Routed::Failed(e, p) => return Err((e, p)),
             }
-            if spins < SPIN_CHECKS {
-                spins += 1;
-                std::hint::spin_loop();
+            if !matches!(wait, Wait::No) && keep_spinning(&mut spins, &mut spin_since) {
                 continue;
             }
             match self.sleep(wait, true) {
@@ -1308,6 +1329,7 @@ impl Core {
         self.check_live()?;
         self.pattern.check_recv()?;
         let mut spins = 0;
+        let mut spin_since = None;
         loop {
             if let Some((pipe, payload)) = self.inbox.pop_front() {
                 match self.pattern.deliver(pipe, payload, &self.opts) {
@@ -1318,9 +1340,7 @@ impl Core {
             if self.fill(RECV_BATCH) > 0 {
                 continue;
             }
-            if spins < SPIN_CHECKS && !matches!(wait, Wait::No) {
-                spins += 1;
-                std::hint::spin_loop();
+            if !matches!(wait, Wait::No) && keep_spinning(&mut spins, &mut spin_since) {
                 continue;
             }
             match self.sleep(wait, false)? {

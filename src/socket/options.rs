@@ -92,6 +92,27 @@ pub struct Options {
     pub heartbeat_ttl: Option<Duration>,
 }
 
+/// How long a thread that ran out of work keeps polling before it sleeps:
+/// a socket's blocking call (yielding the CPU between checks) and an I/O
+/// thread (polling epoll without blocking). Sleeping costs the waker a
+/// futex or eventfd call and the sleeper a scheduler wake-up, which on
+/// virtual machines that halt idle cores dominates a request/reply round
+/// trip; a short bounded poll catches the reply on its way. 50 µs by
+/// default; the `RINGMQ_SPIN_US` environment variable (read once) sets
+/// another value, 0 turning the polling off.
+pub(crate) fn spin_budget() -> Duration {
+    static BUDGET: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        std::env::var("RINGMQ_SPIN_US")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(DEFAULT_SPIN, Duration::from_micros)
+    })
+}
+
+/// The default of [`spin_budget`].
+const DEFAULT_SPIN: Duration = Duration::from_micros(50);
+
 /// The most messages an "unlimited" (HWM 0) pipe holds.
 pub(crate) const UNLIMITED_PIPE: usize = 1 << 20;
 
