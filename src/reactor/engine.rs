@@ -225,6 +225,12 @@ impl Engine {
 
     /// A ring notified: the out-ring has data or the in-ring has room.
     pub(crate) fn on_notify(&mut self, cx: &mut StepCx) -> Step {
+        // Look for a close from the peer before writing what was just
+        // queued (one read attempt per wake-up, not per message): messages
+        // sent right after a peer went away then wait for the reconnection
+        // instead of vanishing into a dead stream whose close epoll has not
+        // reported yet.
+        self.readable = true;
         self.pump(cx)
     }
 
@@ -509,7 +515,13 @@ impl Engine {
         let mut progress = false;
         loop {
             // Encode a batch while there is room in the transmit buffer.
-            if self.conn.is_ready() && !self.out_done && self.conn.transmit().len() < TX_HIGH {
+            // Not once the peer has closed: what is still queued waits in
+            // the pipe for the next connection instead of being lost.
+            if self.conn.is_ready()
+                && !self.out_done
+                && !self.eof
+                && self.conn.transmit().len() < TX_HIGH
+            {
                 let out = match &mut self.origin {
                     EngineOrigin::Connect(c) => Some(&mut c.out),
                     EngineOrigin::Accept { .. } => self.accepted_out.as_mut(),

@@ -281,17 +281,6 @@ impl Loop {
             if self.stopping && self.entries.is_empty() {
                 break;
             }
-            // Engines that were notified.
-            tokens.clear();
-            self.ready_rx.drain_into(&mut tokens, usize::MAX);
-            if self.rescan.swap(false, Ordering::SeqCst) {
-                tokens.extend(self.entries.iter().map(|(k, _)| k));
-            }
-            for &t in &tokens {
-                self.engine_notified(t);
-            }
-            self.fire_timers();
-
             let now = Instant::now();
             if had_io || !tokens.is_empty() {
                 last_active = Some(now);
@@ -335,6 +324,18 @@ impl Loop {
                     ev.is_writable() || ev.is_write_closed() || ev.is_error(),
                 );
             }
+            // Engines that were notified. (Readiness from epoll comes
+            // first, so a peer's close seen there is acted on before newly
+            // queued messages are written to it.)
+            tokens.clear();
+            self.ready_rx.drain_into(&mut tokens, usize::MAX);
+            if self.rescan.swap(false, Ordering::SeqCst) {
+                tokens.extend(self.entries.iter().map(|(k, _)| k));
+            }
+            for &t in &tokens {
+                self.engine_notified(t);
+            }
+            self.fire_timers();
         }
         // Closing: dropping the entries closes every stream and listener.
         self.entries.clear();
