@@ -94,3 +94,67 @@ fn bind_failure_is_reported() {
     assert_eq!(ev.kind, K::BindFailed);
     assert!(ev.detail.is_some());
 }
+
+/// A raw server that accepts connections, completes the ZMTP handshake as a
+/// ROUTER, then never writes again. Returns its endpoint and a thread that
+/// counts the connections it accepted (ending after `n`).
+fn silent_router(n: usize) -> (String, std::thread::JoinHandle<usize>) {
+    use std::io::Read;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let ep = format!("tcp://{}", l.local_addr().unwrap());
+    let t = std::thread::spawn(move || {
+        let mut conns = Vec::new();
+        for _ in 0..n {
+            let (mut s, _) = l.accept().unwrap();
+            s.set_read_timeout(Some(WAIT)).unwrap();
+            let mut greeting = [0u8; 64];
+            greeting[0] = 0xFF;
+            greeting[9] = 0x7F;
+            greeting[10] = 3;
+            greeting[11] = 1;
+            greeting[12..16].copy_from_slice(b"NULL");
+            s.write_all(&greeting).unwrap();
+            let mut ready = vec![0x04, 0, 5];
+            ready.extend_from_slice(b"READY");
+            ready.push(11);
+            ready.extend_from_slice(b"Socket-Type");
+            ready.extend_from_slice(&6u32.to_be_bytes());
+            ready.extend_from_slice(b"ROUTER");
+            ready[1] = (ready.len() - 2) as u8;
+            s.write_all(&ready).unwrap();
+            let mut buf = [0u8; 64];
+            s.read_exact(&mut buf).unwrap();
+            // Keep the stream open (and silent) until the end.
+            conns.push(s);
+        }
+        conns.len()
+    });
+    (ep, t)
+}
+
+#[test]
+fn silent_peer_dropped_by_heartbeat_and_reconnected() {
+    let (ep, server) = silent_router(2);
+    let ctx = Context::new();
+    let dealer = ctx.socket(SocketType::Dealer).unwrap();
+    dealer
+        .set_heartbeat_ivl(Some(Duration::from_millis(30)))
+        .unwrap();
+    dealer
+        .set_heartbeat_timeout(Some(Duration::from_millis(90)))
+        .unwrap();
+    dealer
+        .set_reconnect_ivl(Some(Duration::from_millis(20)))
+        .unwrap();
+    let mut mon = dealer.monitor().unwrap();
+    dealer.connect(&ep).unwrap();
+    let skip = [K::ConnectDelayed, K::ConnectRetried];
+    assert_eq!(next_kind(&mut mon, &skip).0, K::Connected);
+    assert_eq!(next_kind(&mut mon, &skip).0, K::HandshakeSucceeded);
+    // No PONG ever comes back: the connection is dropped...
+    assert_eq!(next_kind(&mut mon, &skip).0, K::Disconnected);
+    // ...and made again.
+    assert_eq!(next_kind(&mut mon, &skip).0, K::Connected);
+    assert_eq!(next_kind(&mut mon, &skip).0, K::HandshakeSucceeded);
+    assert_eq!(server.join().unwrap(), 2);
+}
