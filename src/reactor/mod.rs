@@ -270,7 +270,7 @@ impl Loop {
     fn run(&mut self) {
         let mut events = Events::with_capacity(1024);
         let mut tokens: Vec<usize> = Vec::with_capacity(256);
-        let spin = crate::socket::options::spin_budget();
+        let spin = crate::socket::options::io_spin_budget();
         let mut last_active: Option<Instant> = None;
         let mut had_io = false;
         loop {

@@ -1,15 +1,26 @@
-//! Sockets: the public API (`Context`, `Socket`, options) and the socket
-//! types as small routing strategies over a socket's pipes.
+//! Sockets: the public API (`Context`, `Socket`, options, `Poller`,
+//! `Monitor`, `proxy`) and the socket types as small routing strategies over
+//! a socket's pipes.
 //!
 //! A socket lives on the application's thread. It sends by writing whole
-//! messages into the ring of the pipe its pattern picks (round robin for PUSH,
-//! the single peer for PAIR), and receives by popping batches from its one
-//! in-ring, fed by every peer. It never performs network I/O itself: the
-//! I/O threads of the [`reactor`](crate::reactor) do, and inproc peers write
-//! straight into each other's rings.
+//! messages into the ring of the pipe its pattern picks, and receives by
+//! popping batches from its one in-ring, fed by every peer. It never
+//! performs network I/O itself: the I/O threads of the
+//! `reactor` do, and inproc peers write straight into each
+//! other's rings.
 //!
 //! Each socket type lives in its own file and only decides where a message
-//! goes and what to do with one that arrives.
+//! goes and what to do with one that arrives: load balancing (`push`,
+//! `dealer`, `req`), fair queueing (the shared in-ring), distribution with
+//! drop over a prefix trie (`xpub`, `pub_`), subscriptions upstream
+//! (`xsub`, `sub`), an identity map (`router`), envelopes and strict
+//! alternation (`req`, `rep`), one peer (`pair`). Subscriptions travel
+//! through pipes as messages `0x01/0x00 + topic`; the engine turns them into
+//! ZMTP SUBSCRIBE/CANCEL commands and back.
+//!
+//! A blocking call that finds nothing to do re-checks its rings for a short
+//! bounded time (yielding the CPU in between) before it parks; see
+//! `options::spin_budget`.
 
 #![forbid(unsafe_code)]
 

@@ -110,6 +110,18 @@ pub(crate) fn spin_budget() -> Duration {
     })
 }
 
+/// The I/O threads' polling budget (`RINGMQ_IO_SPIN_US`, default as
+/// [`spin_budget`]).
+pub(crate) fn io_spin_budget() -> Duration {
+    static BUDGET: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        std::env::var("RINGMQ_IO_SPIN_US")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or_else(spin_budget, Duration::from_micros)
+    })
+}
+
 /// The default of [`spin_budget`].
 const DEFAULT_SPIN: Duration = Duration::from_micros(50);
 
