@@ -327,7 +327,9 @@ struct Core {
     monitor: Arc<monitor::MonitorSink>,
 }
 
-/// A ringmq socket. See the crate docs for the patterns.
+/// A ringmq socket: any of the ZeroMQ socket types (PAIR, PUB, SUB, XPUB,
+/// XSUB, PUSH, PULL, REQ, REP, DEALER, ROUTER), over `tcp://`, `ipc://` and
+/// `inproc://`, talking to ringmq or libzmq peers.
 ///
 /// A socket is `Send` (it can move to another thread) but not `Sync`: like a
 /// libzmq socket, it is used by one thread at a time.
@@ -344,6 +346,16 @@ struct Core {
 /// assert_eq!(&pull.recv()?[..], b"hello");
 /// let parts = pull.recv_multipart()?;
 /// assert_eq!(parts.len(), 2);
+///
+/// // Request/reply: REQ adds the empty delimiter, REP routes the reply back.
+/// let rep = ctx.socket(SocketType::Rep)?;
+/// let ep = rep.bind("tcp://127.0.0.1:*")?;
+/// let req = ctx.socket(SocketType::Req)?;
+/// req.connect(&ep)?;
+/// req.send("ping")?;
+/// assert_eq!(&rep.recv()?[..], b"ping");
+/// rep.send("pong")?;
+/// assert_eq!(&req.recv()?[..], b"pong");
 /// # Ok::<(), ringmq::Error>(())
 /// ```
 pub struct Socket {
@@ -748,7 +760,30 @@ impl Socket {
 
     /// SUB: subscribes to messages whose first frame starts with `prefix`
     /// (the empty prefix matches everything); libzmq's `ZMQ_SUBSCRIBE`.
-    /// Subscriptions are counted: each needs its own `unsubscribe`.
+    /// Subscriptions are counted: each needs its own `unsubscribe`. They
+    /// reach publishers asynchronously (a PUB drops what nobody has
+    /// subscribed to yet), and are sent again after a reconnect.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ringmq::{Context, SocketType};
+    /// let ctx = Context::new();
+    /// let publ = ctx.socket(SocketType::Pub)?;
+    /// publ.bind("inproc://doc-sub")?;
+    /// let sub = ctx.socket(SocketType::Sub)?;
+    /// sub.subscribe("weather.")?;
+    /// sub.connect("inproc://doc-sub")?;
+    /// // Publish until the subscription has arrived.
+    /// let first = loop {
+    ///     publ.send("sports.1")?;
+    ///     publ.send("weather.1")?;
+    ///     if let Ok(m) = sub.recv_timeout(Duration::from_millis(10)) {
+    ///         break m;
+    ///     }
+    /// };
+    /// assert_eq!(&first[..], b"weather.1");
+    /// # Ok::<(), ringmq::Error>(())
+    /// ```
     pub fn subscribe(&self, prefix: impl AsRef<[u8]>) -> Result<()> {
         self.core.borrow_mut().subscription(true, prefix.as_ref())
     }
