@@ -437,3 +437,63 @@ fn ringmq_xsub_xpub_proxy_between_libzmq_pub_and_sub() {
     steer.send("TERMINATE").unwrap();
     proxy.join().unwrap().unwrap();
 }
+
+#[test]
+fn ringmq_req_to_libzmq_router_envelope() {
+    let z = zmq::Context::new();
+    let router = zsock(&z, zmq::ROUTER);
+    let ep = zbind(&router);
+    let ctx = Context::new();
+    let req = rsock(&ctx, SocketType::Req);
+    req.set_routing_id("rq").unwrap();
+    req.connect(&ep).unwrap();
+    req.send_multipart(["a", "b"]).unwrap();
+    let m = router.recv_multipart(0).unwrap();
+    assert_eq!(zstrs(&m), vec!["rq", "", "a", "b"]);
+    router
+        .send_multipart([&b"rq"[..], b"", b"reply"], 0)
+        .unwrap();
+    assert_eq!(&req.recv().unwrap()[..], b"reply");
+}
+
+#[test]
+fn libzmq_dealer_to_ringmq_rep_and_ringmq_dealer_to_libzmq_rep() {
+    let ctx = Context::new();
+    let rep = rsock(&ctx, SocketType::Rep);
+    let ep = rep.bind("tcp://127.0.0.1:*").unwrap();
+    let z = zmq::Context::new();
+    let dealer = zsock(&z, zmq::DEALER);
+    dealer.connect(&ep).unwrap();
+    dealer.send_multipart([&b""[..], b"q1", b"q2"], 0).unwrap();
+    assert_eq!(strs(&rep.recv_multipart().unwrap()), vec!["q1", "q2"]);
+    rep.send("r").unwrap();
+    assert_eq!(zstrs(&dealer.recv_multipart(0).unwrap()), vec!["", "r"]);
+
+    let zrep = zsock(&z, zmq::REP);
+    let zep = zbind(&zrep);
+    let rdealer = rsock(&ctx, SocketType::Dealer);
+    rdealer.connect(&zep).unwrap();
+    rdealer.send_multipart(["", "hello"]).unwrap();
+    assert_eq!(zrep.recv_bytes(0).unwrap(), b"hello");
+    zrep.send("world", 0).unwrap();
+    assert_eq!(strs(&rdealer.recv_multipart().unwrap()), vec!["", "world"]);
+}
+
+#[test]
+fn libzmq_xsub_to_ringmq_xpub() {
+    let ctx = Context::new();
+    let xpub = rsock(&ctx, SocketType::XPub);
+    let ep = xpub.bind("tcp://127.0.0.1:*").unwrap();
+    let z = zmq::Context::new();
+    let xsub = zsock(&z, zmq::XSUB);
+    xsub.connect(&ep).unwrap();
+    xsub.send(&b"\x01prices"[..], 0).unwrap();
+    assert_eq!(&xpub.recv().unwrap()[..], b"\x01prices");
+    xpub.send("prices: up").unwrap();
+    xpub.send("news: none").unwrap();
+    xpub.send("prices: down").unwrap();
+    assert_eq!(xsub.recv_bytes(0).unwrap(), b"prices: up");
+    assert_eq!(xsub.recv_bytes(0).unwrap(), b"prices: down");
+    xsub.send(&b"\x00prices"[..], 0).unwrap();
+    assert_eq!(&xpub.recv().unwrap()[..], b"\x00prices");
+}
