@@ -827,11 +827,13 @@ impl Socket {
     }
 
     /// Sets `ZMQ_HEARTBEAT_TIMEOUT` (`None` = the heartbeat interval).
+    /// Applies to connections made after the call.
     pub fn set_heartbeat_timeout(&self, v: Option<Duration>) -> Result<()> {
         self.core.borrow_mut().set(|o| o.heartbeat_timeout = v)
     }
 
     /// Sets `ZMQ_HEARTBEAT_TTL` (at most 6553.5 s; `None` = no TTL).
+    /// Applies to connections made after the call.
     pub fn set_heartbeat_ttl(&self, v: Option<Duration>) -> Result<()> {
         if v.is_some_and(|d| d > Duration::from_millis(6_553_599)) {
             return Err(Error::InvalidOption {
