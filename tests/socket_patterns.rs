@@ -409,3 +409,61 @@ fn dealer_to_rep_envelope() {
     let r = dealer.recv_multipart().unwrap();
     assert_eq!(strs(&r), vec!["", "rep"]);
 }
+
+#[test]
+fn pub_drops_for_a_stalled_tcp_subscriber_only() {
+    let ctx = Context::new();
+    let publ = sock(&ctx, SocketType::Pub);
+    publ.set_sndhwm(128).unwrap();
+    let ep = publ.bind("tcp://127.0.0.1:*").unwrap();
+    let slow = sock(&ctx, SocketType::Sub);
+    slow.set_rcvhwm(16).unwrap();
+    slow.set_rcvbuf(Some(4096)).unwrap();
+    slow.subscribe("").unwrap();
+    slow.connect(&ep).unwrap();
+    let fast = sock(&ctx, SocketType::Sub);
+    fast.subscribe("").unwrap();
+    fast.connect(&ep).unwrap();
+    // Both subscribed before anything counts.
+    let (mut f_ok, mut s_ok) = (false, false);
+    for _ in 0..1000 {
+        publ.send("sync").unwrap();
+        f_ok |= fast.recv_timeout(Duration::from_millis(5)).is_ok();
+        s_ok |= slow.recv_timeout(Duration::from_millis(5)).is_ok();
+        if f_ok && s_ok {
+            break;
+        }
+    }
+    assert!(f_ok && s_ok);
+    while fast.recv_timeout(Duration::from_millis(20)).is_ok() {}
+    while slow.try_recv().is_ok() {}
+    // The slow subscriber stops reading. The fast one reads everything,
+    // kept under the high-water mark; no send ever waits or fails.
+    let n = 20_000u32;
+    let mut body = vec![7u8; 1024];
+    let mut got = 0u32;
+    for i in 0..n {
+        body[..4].copy_from_slice(&i.to_le_bytes());
+        publ.try_send(body.clone()).unwrap();
+        if i % 64 == 63 {
+            while got <= i {
+                let m = fast.recv().unwrap();
+                assert_eq!(u32::from_le_bytes(m[..4].try_into().unwrap()), got);
+                got += 1;
+            }
+        }
+    }
+    while got < n {
+        let m = fast.recv().unwrap();
+        assert_eq!(u32::from_le_bytes(m[..4].try_into().unwrap()), got);
+        got += 1;
+    }
+    let mut slow_got = 0u32;
+    while slow.recv_timeout(Duration::from_millis(100)).is_ok() {
+        slow_got += 1;
+    }
+    assert!(
+        slow_got < n,
+        "the stalled subscriber lost nothing ({slow_got})"
+    );
+}
