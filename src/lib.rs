@@ -52,5 +52,9 @@ pub mod fuzzing;
 
 pub use error::{Error, Result};
 pub use msg::{Msg, Multipart};
-pub use socket::{Context, ContextBuilder, Options, SendError, Socket};
+pub use socket::{proxy, proxy_steerable};
+pub use socket::{
+    Context, ContextBuilder, Monitor, MonitorEvent, MonitorEventKind, Options, PollEvent,
+    PollFlags, Poller, SendError, Socket,
+};
 pub use zmtp::SocketType;

@@ -31,8 +31,10 @@ use crate::zmtp::PeerInfo;
 /// I/O thread on the socket's behalf) from a per-socket counter.
 pub(crate) type PipeId = u64;
 
+static EMPTY_FRAME: Msg = Msg::new();
+
 /// One whole message: a single frame inline, or several frames.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum Payload {
     /// A single-frame message (its MORE flag is clear).
     One(Msg),
@@ -57,6 +59,14 @@ impl Payload {
                 }
                 Payload::Multi(frames)
             }
+        }
+    }
+
+    /// The first frame.
+    pub(crate) fn first(&self) -> &Msg {
+        match self {
+            Payload::One(m) => m,
+            Payload::Multi(v) => v.first().unwrap_or(&EMPTY_FRAME),
         }
     }
 
@@ -141,6 +151,14 @@ impl PipeWriter {
                     PushError::Full(i) => PushError::Full(unwrap_payload(i)),
                     PushError::Disconnected(i) => PushError::Disconnected(unwrap_payload(i)),
                 }),
+        }
+    }
+
+    /// Whether a write would find room now.
+    pub(crate) fn has_room(&self) -> bool {
+        match self {
+            PipeWriter::Engine(p) => !p.is_full(),
+            PipeWriter::Inproc { peer, .. } => !peer.is_full(),
         }
     }
 

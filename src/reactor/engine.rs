@@ -24,6 +24,7 @@ use super::{Connecter, SocketLink, StepCx, Stream};
 use crate::msg::Msg;
 use crate::pipe::{Attach, Inbound, Payload, PipeId, PipeWriter};
 use crate::ring::{self, Consumer, Notify, PopError, PushError};
+use crate::socket::monitor::{MonitorEvent, MonitorEventKind};
 use crate::zmtp::{self, Connection, Event};
 
 /// Reads per step before the engine yields to the others.
@@ -42,7 +43,11 @@ const PENDING_IN_MAX: usize = 4096;
 /// Where the connection came from.
 pub(crate) enum EngineOrigin {
     /// Accepted by a listener.
-    Accept { link: Arc<SocketLink> },
+    Accept {
+        link: Arc<SocketLink>,
+        /// The listener's endpoint.
+        endpoint: String,
+    },
     /// Made by a connecter; it goes back to reconnecting when the connection
     /// is lost.
     Connect(Connecter),
@@ -82,6 +87,13 @@ pub(crate) struct Engine {
     out_done: bool,
     armed: Option<Instant>,
     peer_label: String,
+    /// Why the handshake failed, if it did.
+    failure: Option<String>,
+    /// Whether the handshake completed at some point.
+    handshook: bool,
+    /// A SUB/XSUB connection: single-frame messages `0x01/0x00 + topic`
+    /// from the socket are subscriptions, sent in the peer's form.
+    subscriber: bool,
 }
 
 impl Engine {
@@ -101,6 +113,9 @@ impl Engine {
         cfg.max_msg_size = link.options.maxmsgsize;
         cfg.handshake_timeout = link.options.handshake_ivl;
         cfg.peer_address = Some(peer_label.clone());
+        cfg.heartbeat_ivl = link.options.heartbeat_ivl;
+        cfg.heartbeat_timeout = link.options.heartbeat_timeout;
+        cfg.heartbeat_ttl = link.options.heartbeat_ttl;
         let conn = Connection::new(cfg, now).expect("socket options were validated when set");
         let mut engine = Engine {
             stream,
@@ -121,11 +136,40 @@ impl Engine {
             out_done: false,
             armed: None,
             peer_label,
+            subscriber: false,
+            failure: None,
+            handshook: false,
         };
+        engine.subscriber = matches!(
+            engine.link.socket_type,
+            zmtp::SocketType::Sub | zmtp::SocketType::XSub
+        );
         if let EngineOrigin::Connect(c) = &mut engine.origin {
             c.out.set_notifier(Some(engine.notify.clone()));
         }
         engine
+    }
+
+    fn endpoint(&self) -> &str {
+        match &self.origin {
+            EngineOrigin::Accept { endpoint, .. } => endpoint,
+            EngineOrigin::Connect(c) => &c.endpoint_str,
+        }
+    }
+
+    /// Emits the monitor events of a closing connection.
+    pub(crate) fn report_close(&self) {
+        if !self.conn.is_ready() && !self.handshook {
+            self.link.monitor.emit(|| {
+                MonitorEvent::new(MonitorEventKind::HandshakeFailed, self.endpoint()).with_detail(
+                    self.failure
+                        .clone()
+                        .unwrap_or_else(|| "connection closed during the handshake".into()),
+                )
+            });
+        }
+        self.link
+            .event(MonitorEventKind::Disconnected, self.endpoint());
     }
 
     /// The id of the socket this connection serves.
@@ -182,6 +226,12 @@ impl Engine {
 
     /// A ring notified: the out-ring has data or the in-ring has room.
     pub(crate) fn on_notify(&mut self, cx: &mut StepCx) -> Step {
+        // Look for a close from the peer before writing what was just
+        // queued (one read attempt per wake-up, not per message): messages
+        // sent right after a peer went away then wait for the reconnection
+        // instead of vanishing into a dead stream whose close epoll has not
+        // reported yet.
+        self.readable = true;
         self.pump(cx)
     }
 
@@ -191,6 +241,7 @@ impl Engine {
             self.armed = None;
             if let Err(e) = self.conn.handle_timeout(cx.now) {
                 tracing::info!(peer = %self.peer_label, error = %e, "closing connection");
+                self.failure = Some(e.to_string());
                 self.flush_best_effort();
                 return Step::Close;
             }
@@ -342,8 +393,10 @@ impl Engine {
                 break;
             }
             reads += 1;
-            // Read sizes follow what the stream delivers, so a trickle does
-            // not pay for zeroing a large buffer on every read.
+            // The buffer is zero-filled before each read (safe code cannot
+            // read into uninitialised memory), so the size adapts: small
+            // while reads come back small (latency), doubling while they
+            // fill it (throughput, large frames).
             let want = self.read_size.min(self.conn.recv_reserve_hint(&self.rx));
             let old = self.rx.len();
             self.rx.resize(old + want, 0);
@@ -390,12 +443,14 @@ impl Engine {
                 origin: &self.origin,
                 notify: &self.notify,
                 peer_label: &self.peer_label,
+                handshook: &mut self.handshook,
             };
             let r = self
                 .conn
                 .handle_input_with(&mut self.rx, now, |ev| cx.on_event(ev));
             if let Err(e) = r {
                 tracing::info!(peer = %self.peer_label, error = %e, "closing connection");
+                self.failure = Some(e.to_string());
                 self.flush_best_effort();
                 return Err(());
             }
@@ -408,7 +463,13 @@ impl Engine {
         let mut progress = false;
         loop {
             // Encode a batch while there is room in the transmit buffer.
-            if self.conn.is_ready() && !self.out_done && self.conn.transmit().len() < TX_HIGH {
+            // Not once the peer has closed: what is still queued waits in
+            // the pipe for the next connection instead of being lost.
+            if self.conn.is_ready()
+                && !self.out_done
+                && !self.eof
+                && self.conn.transmit().len() < TX_HIGH
+            {
                 let out = match &mut self.origin {
                     EngineOrigin::Connect(c) => Some(&mut c.out),
                     EngineOrigin::Accept { .. } => self.accepted_out.as_mut(),
@@ -419,6 +480,11 @@ impl Engine {
                             for p in batch {
                                 progress = true;
                                 let r = match &p {
+                                    Payload::One(m) if self.subscriber => match m.split_first() {
+                                        Some((1, t)) => self.conn.send_subscribe(t),
+                                        Some((0, t)) => self.conn.send_cancel(t),
+                                        _ => self.conn.send_msg(m),
+                                    },
                                     Payload::One(m) => self.conn.send_msg(m),
                                     Payload::Multi(v) => self.conn.send_multipart(v),
                                 };
@@ -463,6 +529,7 @@ struct EventCx<'a> {
     origin: &'a EngineOrigin,
     notify: &'a Arc<dyn Notify>,
     peer_label: &'a str,
+    handshook: &'a mut bool,
 }
 
 impl EventCx<'_> {
@@ -485,14 +552,37 @@ impl EventCx<'_> {
                 self.pending_in.push_back(Inbound::Msg { pipe, payload });
             }
             Event::Ready(peer) => self.attach(peer),
-            // Subscriptions matter only to publishers, which arrive with the
-            // PUB/SUB socket types.
-            Event::Subscribe(_) | Event::Cancel(_) => {}
+            // Subscriptions reach the publisher socket as messages
+            // `0x01 + topic` / `0x00 + topic`, whatever form they had on the
+            // wire.
+            Event::Subscribe(t) => self.subscription_in(1, &t),
+            Event::Cancel(t) => self.subscription_in(0, &t),
+        }
+    }
+
+    fn subscription_in(&mut self, kind: u8, topic: &[u8]) {
+        let Some(pipe) = *self.pipe else { return };
+        let mut v = Vec::with_capacity(topic.len() + 1);
+        v.push(kind);
+        v.extend_from_slice(topic);
+        self.pending_in.push_back(Inbound::Msg {
+            pipe,
+            payload: Payload::One(Msg::from(v)),
+        });
+    }
+
+    fn endpoint(&self) -> &str {
+        match self.origin {
+            EngineOrigin::Accept { endpoint, .. } => endpoint,
+            EngineOrigin::Connect(c) => &c.endpoint_str,
         }
     }
 
     fn attach(&mut self, peer: zmtp::PeerInfo) {
         tracing::debug!(peer = %self.peer_label, socket_type = peer.socket_type.as_str(), "handshake done");
+        *self.handshook = true;
+        self.link
+            .event(MonitorEventKind::HandshakeSucceeded, self.endpoint());
         match self.origin {
             EngineOrigin::Connect(c) => {
                 self.pending_in.push_back(Inbound::Connected {

@@ -34,6 +34,7 @@ use slab::Slab;
 
 use crate::pipe::{Inbound, Payload, PipeId};
 use crate::ring::{self, Consumer, MpProducer, Notify, PushError};
+use crate::socket::monitor::{MonitorEvent, MonitorEventKind, MonitorSink};
 use crate::socket::options::Options;
 use crate::transport::{Endpoint, IpcGuard};
 use crate::zmtp::SocketType;
@@ -59,6 +60,15 @@ pub(crate) struct SocketLink {
     pub(crate) in_tx: MpProducer<Inbound>,
     /// Its pipe-id counter.
     pub(crate) next_pipe: Arc<AtomicU64>,
+    /// Where its monitor events go.
+    pub(crate) monitor: Arc<MonitorSink>,
+}
+
+impl SocketLink {
+    /// Emits a monitor event (built only when a monitor is installed).
+    pub(crate) fn event(&self, kind: MonitorEventKind, endpoint: &str) {
+        self.monitor.emit(|| MonitorEvent::new(kind, endpoint));
+    }
 }
 
 impl SocketLink {
@@ -260,6 +270,9 @@ impl Loop {
     fn run(&mut self) {
         let mut events = Events::with_capacity(1024);
         let mut tokens: Vec<usize> = Vec::with_capacity(256);
+        let spin = crate::socket::options::io_spin_budget();
+        let mut last_active: Option<Instant> = None;
+        let mut had_io = false;
         loop {
             self.drain_mailbox();
             if self.stop_now.load(Ordering::SeqCst) {
@@ -268,7 +281,52 @@ impl Loop {
             if self.stopping && self.entries.is_empty() {
                 break;
             }
-            // Engines that were notified.
+            let now = Instant::now();
+            if had_io || !tokens.is_empty() {
+                last_active = Some(now);
+            }
+            // Right after some work, poll without sleeping (and without
+            // announcing a sleep, so producers need not wake us) for a
+            // bounded time: see `spin_budget`.
+            let spinning =
+                !self.stopping && last_active.is_some_and(|t| now.duration_since(t) < spin);
+            let mut timeout = self.timers.next_timeout(now);
+            let polled = if spinning {
+                if self.mailbox.is_empty() && self.ready_rx.is_empty() {
+                    std::thread::yield_now();
+                }
+                self.poll.poll(&mut events, Some(Duration::ZERO))
+            } else {
+                let idle = self.mailbox.prepare_sleep() && self.ready_rx.prepare_sleep();
+                if !idle || self.rescan.load(Ordering::SeqCst) {
+                    timeout = Some(Duration::ZERO);
+                }
+                let r = self.poll.poll(&mut events, timeout);
+                self.mailbox.cancel_sleep();
+                self.ready_rx.cancel_sleep();
+                r
+            };
+            if let Err(e) = polled {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    tracing::error!(error = %e, "epoll failed; I/O thread stops");
+                    break;
+                }
+            }
+            had_io = false;
+            for ev in events.iter() {
+                if ev.token() == WAKER {
+                    continue;
+                }
+                had_io = true;
+                self.io_event(
+                    ev.token().0,
+                    ev.is_readable() || ev.is_read_closed() || ev.is_error(),
+                    ev.is_writable() || ev.is_write_closed() || ev.is_error(),
+                );
+            }
+            // Engines that were notified. (Readiness from epoll comes
+            // first, so a peer's close seen there is acted on before newly
+            // queued messages are written to it.)
             tokens.clear();
             self.ready_rx.drain_into(&mut tokens, usize::MAX);
             if self.rescan.swap(false, Ordering::SeqCst) {
@@ -278,31 +336,6 @@ impl Loop {
                 self.engine_notified(t);
             }
             self.fire_timers();
-
-            let now = Instant::now();
-            let mut timeout = self.timers.next_timeout(now);
-            let idle = self.mailbox.prepare_sleep() && self.ready_rx.prepare_sleep();
-            if !idle || self.rescan.load(Ordering::SeqCst) {
-                timeout = Some(Duration::ZERO);
-            }
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() != io::ErrorKind::Interrupted {
-                    tracing::error!(error = %e, "epoll failed; I/O thread stops");
-                    break;
-                }
-            }
-            self.mailbox.cancel_sleep();
-            self.ready_rx.cancel_sleep();
-            for ev in events.iter() {
-                if ev.token() == WAKER {
-                    continue;
-                }
-                self.io_event(
-                    ev.token().0,
-                    ev.is_readable() || ev.is_read_closed() || ev.is_error(),
-                    ev.is_writable() || ev.is_write_closed() || ev.is_error(),
-                );
-            }
         }
         // Closing: dropping the entries closes every stream and listener.
         self.entries.clear();
@@ -401,6 +434,7 @@ impl Loop {
             match &mut entry {
                 Entry::Listener(l) => {
                     let _ = reg.deregister(&mut l.listener);
+                    l.link.event(MonitorEventKind::Closed, &l.endpoint);
                 }
                 Entry::Connecter(c) => {
                     if let Some(s) = c.pending.as_mut() {
@@ -480,6 +514,8 @@ impl Loop {
                     tracing::warn!(endpoint = %c.endpoint_str, error = %e, "cannot register stream");
                     c.pending = None;
                 } else {
+                    c.link
+                        .event(MonitorEventKind::ConnectDelayed, &c.endpoint_str);
                     c.pending = Some(s);
                 }
             }
@@ -512,6 +548,10 @@ impl Loop {
             &mut self.jitter,
         );
         c.attempt = c.attempt.saturating_add(1);
+        c.link.monitor.emit(|| {
+            MonitorEvent::new(MonitorEventKind::ConnectRetried, &c.endpoint_str)
+                .with_interval(delay)
+        });
         let generation = *generation;
         self.timers.add(
             Instant::now() + delay,
@@ -577,6 +617,7 @@ impl Loop {
                     tracing::debug!(error = %e, "cannot set TCP options");
                 }
                 c.attempt = 0;
+                c.link.event(MonitorEventKind::Connected, &c.endpoint_str);
                 self.insert_engine(stream, EngineOrigin::Connect(c));
             }
             Entry::Engine(_) => {
@@ -595,8 +636,10 @@ impl Loop {
                     if let Err(e) = stream.configure(&l.link.options.tcp()) {
                         tracing::debug!(error = %e, "cannot set TCP options");
                     }
+                    l.link.event(MonitorEventKind::Accepted, &l.endpoint);
                     let origin = EngineOrigin::Accept {
                         link: l.link.clone(),
+                        endpoint: l.endpoint.clone(),
                     };
                     self.insert_engine(stream, origin);
                 }
@@ -604,6 +647,10 @@ impl Loop {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     tracing::warn!(endpoint = %l.endpoint, error = %e, "accept failed");
+                    l.link.monitor.emit(|| {
+                        MonitorEvent::new(MonitorEventKind::AcceptFailed, &l.endpoint)
+                            .with_detail(e.to_string())
+                    });
                     return;
                 }
             }
@@ -666,6 +713,7 @@ impl Loop {
                     return;
                 };
                 engine.deregister(self.poll.registry());
+                engine.report_close();
                 if let Some(c) = engine.into_connecter() {
                     // Reconnect unless the socket is gone or closing.
                     if c.closing.is_none() && !c.link.in_tx.is_disconnected() {

@@ -1,15 +1,26 @@
-//! Sockets: the public API (`Context`, `Socket`, options) and the socket
-//! types as small routing strategies over a socket's pipes.
+//! Sockets: the public API (`Context`, `Socket`, options, `Poller`,
+//! `Monitor`, `proxy`) and the socket types as small routing strategies over
+//! a socket's pipes.
 //!
 //! A socket lives on the application's thread. It sends by writing whole
-//! messages into the ring of the pipe its pattern picks (round robin for PUSH,
-//! the single peer for PAIR), and receives by popping batches from its one
-//! in-ring, fed by every peer. It never performs network I/O itself: the
-//! I/O threads of the `reactor` module do, and inproc peers write
-//! straight into each other's rings.
+//! messages into the ring of the pipe its pattern picks, and receives by
+//! popping batches from its one in-ring, fed by every peer. It never
+//! performs network I/O itself: the I/O threads of the
+//! `reactor` module do, and inproc peers write straight into each
+//! other's rings.
 //!
 //! Each socket type lives in its own file and only decides where a message
-//! goes and what to do with one that arrives.
+//! goes and what to do with one that arrives: load balancing (`push`,
+//! `dealer`, `req`), fair queueing (the shared in-ring), distribution with
+//! drop over a prefix trie (`xpub`, `pub_`), subscriptions upstream
+//! (`xsub`, `sub`), an identity map (`router`), envelopes and strict
+//! alternation (`req`, `rep`), one peer (`pair`). Subscriptions travel
+//! through pipes as messages `0x01/0x00 + topic`; the engine turns them into
+//! ZMTP SUBSCRIBE/CANCEL commands and back.
+//!
+//! A blocking call that finds nothing to do re-checks its rings for a short
+//! bounded time (yielding the CPU in between) before it parks; see
+//! `options::spin_budget`.
 //!
 //! # Where ringmq differs from libzmq
 //!
@@ -37,13 +48,25 @@
 #![forbid(unsafe_code)]
 
 mod context;
+mod dealer;
 mod inproc;
+pub(crate) mod monitor;
 pub(crate) mod options;
 mod pair;
 mod pipes;
+mod poller;
+mod proxy;
+mod pub_;
 mod pull;
 mod push;
+mod rep;
+mod req;
+mod router;
 pub(crate) mod signal;
+mod sub;
+mod trie;
+mod xpub;
+mod xsub;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -54,7 +77,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 pub use context::{Context, ContextBuilder};
+pub use monitor::{Monitor, MonitorEvent, MonitorEventKind};
 pub use options::Options;
+pub use poller::{PollEvent, PollFlags, Poller};
+pub use proxy::{proxy, proxy_steerable};
 
 use crate::error::{Error, Result};
 use crate::msg::Msg;
@@ -111,41 +137,182 @@ impl Wait {
     }
 }
 
-/// The per-type routing strategy.
+/// What a routing strategy did with a message.
+pub(crate) enum Routed {
+    /// Sent (or dropped, where the pattern drops).
+    Sent,
+    /// No peer has room now: wait and retry.
+    Full(Payload),
+    /// Failed for good.
+    Failed(Error, Payload),
+}
+
+/// A random-ish 32-bit seed (clock and stack address): for generated routing
+/// ids and request ids, which need to differ between runs, not secrecy.
+pub(crate) fn random_u32() -> u32 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0x9E37_79B9);
+    let local = 0u8;
+    let mut x = t ^ (&local as *const u8 as u64).rotate_left(29) ^ 0xA076_1D64_78BD_642F;
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    x ^= x >> 33;
+    x as u32
+}
+
+/// The per-type routing strategy and its state.
 enum Pattern {
     Push,
     Pull,
     Pair,
+    Dealer,
+    Pub(xpub::XPub),
+    XPub(xpub::XPub),
+    Sub(xsub::XSub),
+    XSub(xsub::XSub),
+    Router(router::Router),
+    Req(req::Req),
+    Rep(rep::Rep),
 }
 
 impl Pattern {
-    fn can_recv(&self) -> bool {
-        !matches!(self, Pattern::Push)
-    }
-
-    fn can_send(&self) -> bool {
-        !matches!(self, Pattern::Pull)
-    }
-
     fn new(kind: SocketType) -> Result<Pattern> {
         Ok(match kind {
             SocketType::Push => Pattern::Push,
             SocketType::Pull => Pattern::Pull,
             SocketType::Pair => Pattern::Pair,
-            other => {
-                return Err(Error::NotSupported(match other {
-                    SocketType::Pub => "PUB sockets are not available yet",
-                    SocketType::Sub => "SUB sockets are not available yet",
-                    SocketType::XPub => "XPUB sockets are not available yet",
-                    SocketType::XSub => "XSUB sockets are not available yet",
-                    SocketType::Req => "REQ sockets are not available yet",
-                    SocketType::Rep => "REP sockets are not available yet",
-                    SocketType::Dealer => "DEALER sockets are not available yet",
-                    SocketType::Router => "ROUTER sockets are not available yet",
-                    _ => "socket type not available",
-                }))
-            }
+            SocketType::Dealer => Pattern::Dealer,
+            SocketType::Pub => Pattern::Pub(pub_::new()),
+            SocketType::XPub => Pattern::XPub(xpub::XPub::new(false)),
+            SocketType::Sub => Pattern::Sub(sub::new()),
+            SocketType::XSub => Pattern::XSub(xsub::XSub::new(false)),
+            SocketType::Router => Pattern::Router(router::Router::new()),
+            SocketType::Req => Pattern::Req(req::Req::new()),
+            SocketType::Rep => Pattern::Rep(rep::Rep::default()),
         })
+    }
+
+    fn check_send(&self, opts: &Options) -> Result<()> {
+        match self {
+            Pattern::Pull => Err(Error::NotSupported("a PULL socket cannot send")),
+            Pattern::Sub(_) => Err(Error::NotSupported(
+                "a SUB socket cannot send (use subscribe/unsubscribe)",
+            )),
+            Pattern::Req(r) => r.check_send(opts.req_relaxed),
+            Pattern::Rep(r) => r.check_send(),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_recv(&self) -> Result<()> {
+        match self {
+            Pattern::Push => Err(Error::NotSupported("a PUSH socket cannot receive")),
+            Pattern::Pub(_) => Err(Error::NotSupported("a PUB socket cannot receive")),
+            Pattern::Req(r) => r.check_recv(),
+            Pattern::Rep(r) => r.check_recv(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether a send would not wait now (poller's "writable").
+    fn writable(&self, pipes: &Pipes, opts: &Options) -> bool {
+        if self.check_send(opts).is_err() {
+            return false;
+        }
+        match self {
+            Pattern::Push | Pattern::Pair | Pattern::Dealer | Pattern::Req(_) => {
+                pipes.any_room(opts.immediate)
+            }
+            Pattern::Router(_) if opts.router_mandatory => pipes.any_room(false),
+            _ => true,
+        }
+    }
+
+    fn send(&mut self, pipes: &mut Pipes, payload: Payload, opts: &Options) -> Routed {
+        let lb = |r: std::result::Result<(), Payload>| match r {
+            Ok(()) => Routed::Sent,
+            Err(p) => Routed::Full(p),
+        };
+        match self {
+            Pattern::Push => lb(push::send(pipes, payload, opts.immediate)),
+            Pattern::Pair => lb(pair::send(pipes, payload, opts.immediate)),
+            Pattern::Dealer => lb(dealer::send(pipes, payload, opts.immediate)),
+            Pattern::Pub(x) | Pattern::XPub(x) => {
+                x.send(pipes, payload);
+                Routed::Sent
+            }
+            Pattern::XSub(x) => {
+                x.send(pipes, payload);
+                Routed::Sent
+            }
+            Pattern::Router(r) => r.send(pipes, payload, opts.router_mandatory),
+            Pattern::Req(r) => r.send(pipes, payload, opts.immediate, opts.req_correlate),
+            Pattern::Rep(r) => {
+                r.send(pipes, payload);
+                Routed::Sent
+            }
+            Pattern::Pull | Pattern::Sub(_) => {
+                Routed::Failed(Error::NotSupported("this socket type cannot send"), payload)
+            }
+        }
+    }
+
+    /// A message arrived from a peer (taken from the in-ring).
+    fn on_msg(
+        &mut self,
+        pipe: PipeId,
+        payload: Payload,
+        opts: &Options,
+        inbox: &mut VecDeque<(PipeId, Payload)>,
+    ) {
+        match self {
+            Pattern::Pub(x) | Pattern::XPub(x) => x.on_msg(pipe, payload, opts.xpub_verbose, inbox),
+            Pattern::Sub(x) | Pattern::XSub(x) => x.on_msg(pipe, payload, inbox),
+            Pattern::Router(r) => r.on_msg(pipe, payload, inbox),
+            // Messages to a socket that cannot receive are dropped (a peer
+            // of a send-only socket has nothing to say).
+            Pattern::Push => {}
+            _ => inbox.push_back((pipe, payload)),
+        }
+    }
+
+    /// A pipe attached, or its connection (re)connected (`fresh`: the pipe
+    /// holds none of what was queued for it before).
+    fn on_attach(&mut self, pipes: &mut Pipes, pipe: PipeId, fresh: bool) {
+        match self {
+            Pattern::Sub(x) | Pattern::XSub(x) if fresh => x.on_attach(pipes, pipe),
+            Pattern::Router(r) => r.on_attach(pipes, pipe),
+            _ => {}
+        }
+    }
+
+    /// A pipe's connection was lost (`gone`: for good).
+    fn on_detach(&mut self, pipe: PipeId, gone: bool, inbox: &mut VecDeque<(PipeId, Payload)>) {
+        match self {
+            // The subscriber re-sends its subscriptions when it reconnects.
+            Pattern::Pub(x) | Pattern::XPub(x) => x.on_detach(pipe, inbox),
+            Pattern::Router(r) if gone => r.on_detach(pipe),
+            _ => {}
+        }
+    }
+
+    /// Whether a queued message may be handed out (poller readiness).
+    fn acceptable(&self, pipe: PipeId) -> bool {
+        match self {
+            Pattern::Req(r) => r.accepts(pipe),
+            _ => true,
+        }
+    }
+
+    /// Hands a message to the application, or `None` to drop it.
+    fn deliver(&mut self, pipe: PipeId, payload: Payload, opts: &Options) -> Option<Payload> {
+        match self {
+            Pattern::Req(r) => r.deliver(pipe, payload, opts.req_correlate),
+            Pattern::Rep(r) => r.deliver(pipe, payload),
+            _ => Some(payload),
+        }
     }
 }
 
@@ -179,9 +346,13 @@ struct Core {
     /// I/O threads that serve something of this socket.
     io_used: Vec<usize>,
     last_endpoint: Option<String>,
+    /// Where monitor events go.
+    monitor: Arc<monitor::MonitorSink>,
 }
 
-/// A ringmq socket. See the crate docs for the patterns.
+/// A ringmq socket: any of the ZeroMQ socket types (PAIR, PUB, SUB, XPUB,
+/// XSUB, PUSH, PULL, REQ, REP, DEALER, ROUTER), over `tcp://`, `ipc://` and
+/// `inproc://`, talking to ringmq or libzmq peers.
 ///
 /// A socket is `Send` (it can move to another thread) but not `Sync`: like a
 /// libzmq socket, it is used by one thread at a time.
@@ -198,6 +369,16 @@ struct Core {
 /// assert_eq!(&pull.recv()?[..], b"hello");
 /// let parts = pull.recv_multipart()?;
 /// assert_eq!(parts.len(), 2);
+///
+/// // Request/reply: REQ adds the empty delimiter, REP routes the reply back.
+/// let rep = ctx.socket(SocketType::Rep)?;
+/// let ep = rep.bind("tcp://127.0.0.1:*")?;
+/// let req = ctx.socket(SocketType::Req)?;
+/// req.connect(&ep)?;
+/// req.send("ping")?;
+/// assert_eq!(&rep.recv()?[..], b"ping");
+/// rep.send("pong")?;
+/// assert_eq!(&req.recv()?[..], b"pong");
 /// # Ok::<(), ringmq::Error>(())
 /// ```
 pub struct Socket {
@@ -205,11 +386,36 @@ pub struct Socket {
     _not_sync: PhantomData<std::cell::Cell<()>>,
 }
 
+/// Events a monitor queues before it drops new ones.
+const MONITOR_CAPACITY: usize = 1024;
+
 /// The largest batch taken from the in-ring at once.
 const RECV_BATCH: usize = 256;
 
 /// How many times a blocking call re-checks its rings before it parks.
 const SPIN_CHECKS: u32 = 64;
+
+/// Spins, then polls with yields, until `budget` has passed since `since`
+/// (set on the first call). Returns false once the budget is spent.
+#[inline]
+fn keep_spinning(spins: &mut u32, since: &mut Option<Instant>) -> bool {
+    if *spins < SPIN_CHECKS {
+        *spins += 1;
+        std::hint::spin_loop();
+        return true;
+    }
+    let budget = options::spin_budget();
+    if budget.is_zero() {
+        return false;
+    }
+    let now = Instant::now();
+    let start = *since.get_or_insert(now);
+    if now.duration_since(start) >= budget {
+        return false;
+    }
+    std::thread::yield_now();
+    true
+}
 
 impl Socket {
     pub(crate) fn new(ctx: Context, kind: SocketType) -> Result<Socket> {
@@ -246,6 +452,7 @@ impl Socket {
                 connected: Vec::new(),
                 io_used: Vec::new(),
                 last_endpoint: None,
+                monitor: Arc::new(monitor::MonitorSink::default()),
             }),
             _not_sync: PhantomData,
         })
@@ -277,6 +484,13 @@ impl Socket {
     /// Drops the connection made to an endpoint given to `connect`.
     pub fn disconnect(&self, endpoint: &str) -> Result<()> {
         self.core.borrow_mut().disconnect(endpoint)
+    }
+
+    /// Starts monitoring the socket's connections: the returned [`Monitor`]
+    /// receives its [`MonitorEvent`]s from now on (a second call replaces
+    /// the first monitor). Events come from TCP and IPC endpoints only.
+    pub fn monitor(&self) -> Result<Monitor> {
+        self.core.borrow().monitor.install(MONITOR_CAPACITY)
     }
 
     /// The last endpoint bound, resolved (libzmq's `ZMQ_LAST_ENDPOINT`).
@@ -567,6 +781,92 @@ impl Socket {
         self.core.borrow().opts.backlog
     }
 
+    /// SUB: subscribes to messages whose first frame starts with `prefix`
+    /// (the empty prefix matches everything); libzmq's `ZMQ_SUBSCRIBE`.
+    /// Subscriptions are counted: each needs its own `unsubscribe`. They
+    /// reach publishers asynchronously (a PUB drops what nobody has
+    /// subscribed to yet), and are sent again after a reconnect.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ringmq::{Context, SocketType};
+    /// let ctx = Context::new();
+    /// let publ = ctx.socket(SocketType::Pub)?;
+    /// publ.bind("inproc://doc-sub")?;
+    /// let sub = ctx.socket(SocketType::Sub)?;
+    /// sub.subscribe("weather.")?;
+    /// sub.connect("inproc://doc-sub")?;
+    /// // Publish until the subscription has arrived.
+    /// let first = loop {
+    ///     publ.send("sports.1")?;
+    ///     publ.send("weather.1")?;
+    ///     if let Ok(m) = sub.recv_timeout(Duration::from_millis(10)) {
+    ///         break m;
+    ///     }
+    /// };
+    /// assert_eq!(&first[..], b"weather.1");
+    /// # Ok::<(), ringmq::Error>(())
+    /// ```
+    pub fn subscribe(&self, prefix: impl AsRef<[u8]>) -> Result<()> {
+        self.core.borrow_mut().subscription(true, prefix.as_ref())
+    }
+
+    /// SUB: drops one subscription made with [`Socket::subscribe`]; libzmq's
+    /// `ZMQ_UNSUBSCRIBE`.
+    pub fn unsubscribe(&self, prefix: impl AsRef<[u8]>) -> Result<()> {
+        self.core.borrow_mut().subscription(false, prefix.as_ref())
+    }
+
+    /// Sets `ZMQ_ROUTER_MANDATORY` (see [`Options::router_mandatory`]).
+    pub fn set_router_mandatory(&self, v: bool) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.router_mandatory = v)
+    }
+
+    /// Sets `ZMQ_REQ_RELAXED` (see [`Options::req_relaxed`]).
+    pub fn set_req_relaxed(&self, v: bool) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.req_relaxed = v)
+    }
+
+    /// Sets `ZMQ_REQ_CORRELATE` (see [`Options::req_correlate`]).
+    pub fn set_req_correlate(&self, v: bool) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.req_correlate = v)
+    }
+
+    /// Sets `ZMQ_XPUB_VERBOSE` (see [`Options::xpub_verbose`]).
+    pub fn set_xpub_verbose(&self, v: bool) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.xpub_verbose = v)
+    }
+
+    /// Sets `ZMQ_HEARTBEAT_IVL` (`None` = no heartbeats). Applies to
+    /// connections made after the call.
+    pub fn set_heartbeat_ivl(&self, v: Option<Duration>) -> Result<()> {
+        if v.is_some_and(|d| d.is_zero()) {
+            return Err(Error::InvalidOption {
+                option: "ZMQ_HEARTBEAT_IVL",
+                reason: "use None to turn heartbeats off",
+            });
+        }
+        self.core.borrow_mut().set(|o| o.heartbeat_ivl = v)
+    }
+
+    /// Sets `ZMQ_HEARTBEAT_TIMEOUT` (`None` = the heartbeat interval).
+    /// Applies to connections made after the call.
+    pub fn set_heartbeat_timeout(&self, v: Option<Duration>) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.heartbeat_timeout = v)
+    }
+
+    /// Sets `ZMQ_HEARTBEAT_TTL` (at most 6553.5 s; `None` = no TTL).
+    /// Applies to connections made after the call.
+    pub fn set_heartbeat_ttl(&self, v: Option<Duration>) -> Result<()> {
+        if v.is_some_and(|d| d > Duration::from_millis(6_553_599)) {
+            return Err(Error::InvalidOption {
+                option: "ZMQ_HEARTBEAT_TTL",
+                reason: "must be at most 6553.599 s",
+            });
+        }
+        self.core.borrow_mut().set(|o| o.heartbeat_ttl = v)
+    }
+
     /// Sets `ZMQ_HANDSHAKE_IVL` (`None` = no limit).
     pub fn set_handshake_ivl(&self, v: Option<Duration>) -> Result<()> {
         self.core.borrow_mut().set(|o| o.handshake_ivl = v)
@@ -602,6 +902,22 @@ impl Core {
         Ok(())
     }
 
+    fn subscription(&mut self, subscribe: bool, prefix: &[u8]) -> Result<()> {
+        self.check_live()?;
+        self.pump_for_send();
+        let Pattern::Sub(x) = &mut self.pattern else {
+            return Err(Error::NotSupported(
+                "only SUB sockets subscribe (an XSUB sends subscription messages)",
+            ));
+        };
+        if subscribe {
+            x.subscribe(&mut self.pipes, prefix);
+        } else {
+            x.unsubscribe(&mut self.pipes, prefix);
+        }
+        Ok(())
+    }
+
     fn check_live(&self) -> Result<()> {
         if self.ctx.is_terminated() {
             Err(Error::ContextTerminated)
@@ -630,6 +946,7 @@ impl Core {
             options: self.opts.clone(),
             in_tx: self.in_tx.clone(),
             next_pipe: self.next_pipe.clone(),
+            monitor: self.monitor.clone(),
         });
         self.link = Some(l.clone());
         l
@@ -669,7 +986,7 @@ impl Core {
             }
             Endpoint::Tcp(t) => {
                 let (listener, addr) = crate::transport::bind_tcp(t, &self.opts.tcp())
-                    .map_err(|e| transport_error(&ep, e))?;
+                    .map_err(|e| self.bind_failed(endpoint, transport_error(&ep, e)))?;
                 let resolved = resolve_endpoint_string(&ep, &LocalAddr::Tcp(addr));
                 self.start_listener(
                     crate::reactor::Listener::Tcp(listener),
@@ -678,8 +995,8 @@ impl Core {
                 )
             }
             Endpoint::Ipc(path) => {
-                let (listener, guard) =
-                    crate::transport::bind_ipc(path).map_err(|e| transport_error(&ep, e))?;
+                let (listener, guard) = crate::transport::bind_ipc(path)
+                    .map_err(|e| self.bind_failed(endpoint, transport_error(&ep, e)))?;
                 let resolved =
                     resolve_endpoint_string(&ep, &LocalAddr::Ipc(guard.path().to_path_buf()));
                 self.start_listener(
@@ -693,6 +1010,13 @@ impl Core {
         Ok(resolved)
     }
 
+    fn bind_failed(&self, endpoint: &str, e: Error) -> Error {
+        self.monitor.emit(|| {
+            MonitorEvent::new(MonitorEventKind::BindFailed, endpoint).with_detail(e.to_string())
+        });
+        e
+    }
+
     fn start_listener(
         &mut self,
         listener: crate::reactor::Listener,
@@ -701,6 +1025,8 @@ impl Core {
     ) -> String {
         let io = self.ctx.pick_io();
         let link = self.link();
+        self.monitor
+            .emit(|| MonitorEvent::new(MonitorEventKind::Listening, &resolved));
         self.ctx.send_io(
             io,
             Command::Listen {
@@ -744,8 +1070,11 @@ impl Core {
                         peer: None,
                         connected: false,
                         endpoint: Some(endpoint.to_owned()),
+                        was_up: false,
                     },
                 );
+                // SUB/XSUB: the subscriptions so far, for the first connection.
+                self.pattern.on_attach(&mut self.pipes, pipe, true);
                 let io = self.ctx.pick_io();
                 self.ctx.send_io(
                     io,
@@ -838,6 +1167,11 @@ impl Core {
         }
         // Engines keep what is queued for them until linger runs out.
         self.pipes = Pipes::default();
+        // Pipes announced but never taken: dropping their writers tells
+        // their engines the socket is gone.
+        while let Ok(batch) = self.in_rx.try_pop_batch(RECV_BATCH) {
+            batch.for_each(drop);
+        }
         for &io in &self.io_used {
             self.ctx.send_io(
                 io,
@@ -851,14 +1185,6 @@ impl Core {
 
     // ----- inbound processing -----
 
-    fn can_recv(&self) -> bool {
-        self.pattern.can_recv()
-    }
-
-    fn can_send(&self) -> bool {
-        self.pattern.can_send()
-    }
-
     /// Moves a batch from the in-ring into the inbox. Returns how many items
     /// were taken.
     fn fill(&mut self, max: usize) -> usize {
@@ -867,7 +1193,13 @@ impl Core {
         };
         let n = batch.len();
         for item in batch {
-            apply(&self.pattern, &mut self.pipes, &mut self.inbox, item);
+            apply(
+                &mut self.pattern,
+                &mut self.pipes,
+                &mut self.inbox,
+                &self.opts,
+                item,
+            );
         }
         n
     }
@@ -914,6 +1246,48 @@ impl Core {
         Ok(true)
     }
 
+    // ----- poller support -----
+
+    /// Readiness for a poller: (readable, writable). Takes what the in-ring
+    /// holds, as a receive would.
+    fn readiness(&mut self) -> Result<(bool, bool)> {
+        self.check_live()?;
+        if self.inbox.is_empty() {
+            self.fill(RECV_BATCH);
+        }
+        while let Some((pipe, _)) = self.inbox.front() {
+            if self.pattern.acceptable(*pipe) {
+                break;
+            }
+            self.inbox.pop_front();
+        }
+        let readable = !self.frames.is_empty()
+            || (self.pattern.check_recv().is_ok() && !self.inbox.is_empty());
+        let writable = self.pattern.writable(&self.pipes, &self.opts);
+        Ok((readable, writable))
+    }
+
+    /// Announces a poller's sleep: the socket's wake-ups go to `n`. Returns
+    /// false when something changed meanwhile (poll again instead).
+    fn prepare_poll(&mut self, want_out: bool, n: &Arc<dyn Notify>) -> bool {
+        self.signal.arm_forward(n.clone());
+        if want_out {
+            let me: Arc<dyn Notify> = self.signal.clone();
+            for (_, e) in self.pipes.iter() {
+                if !e.writer.register_space_waiter(me.clone()) {
+                    return false;
+                }
+            }
+        }
+        self.in_rx.prepare_sleep()
+    }
+
+    /// Ends a poller's sleep.
+    fn finish_poll(&mut self) {
+        self.in_rx.cancel_sleep();
+        self.signal.clear();
+    }
+
     // ----- send -----
 
     fn send_frame(&mut self, msg: Msg, wait: Wait) -> std::result::Result<(), SendError<Msg>> {
@@ -921,6 +1295,21 @@ impl Core {
             return Err(SendError { error, msg });
         }
         if msg.more() {
+            if self.partial.is_empty() && self.opts.router_mandatory {
+                if let Pattern::Router(r) = &self.pattern {
+                    if !r.knows(&msg) {
+                        self.pump_for_send();
+                    }
+                }
+                if let Pattern::Router(r) = &self.pattern {
+                    if !r.knows(&msg) {
+                        return Err(SendError {
+                            error: Error::HostUnreachable,
+                            msg,
+                        });
+                    }
+                }
+            }
             self.partial.push(msg);
             return Ok(());
         }
@@ -936,7 +1325,8 @@ impl Core {
             // caller can retry the last frame alone.
             let mut frames = p.into_frames();
             let last = frames.pop().unwrap_or_default();
-            if !frames.is_empty() {
+            let retry = matches!(error, Error::WouldBlock | Error::Timeout);
+            if retry && !frames.is_empty() {
                 for f in frames.iter_mut() {
                     f.set_more(true);
                 }
@@ -969,10 +1359,7 @@ impl Core {
 
     fn check_send(&self) -> Result<()> {
         self.check_live()?;
-        if !self.can_send() {
-            return Err(Error::NotSupported("a PULL socket cannot send"));
-        }
-        Ok(())
+        self.pattern.check_send(&self.opts)
     }
 
     fn route(
@@ -981,20 +1368,15 @@ impl Core {
         wait: Wait,
     ) -> std::result::Result<(), (Error, Payload)> {
         let mut spins = 0;
+        let mut spin_since = None;
         loop {
             self.pump_for_send();
-            let r = match self.pattern {
-                Pattern::Push => push::send(&mut self.pipes, payload, self.opts.immediate),
-                Pattern::Pair => pair::send(&mut self.pipes, payload, self.opts.immediate),
-                Pattern::Pull => unreachable!("checked by check_send"),
-            };
-            match r {
-                Ok(()) => return Ok(()),
-                Err(p) => payload = p,
+            match self.pattern.send(&mut self.pipes, payload, &self.opts) {
+                Routed::Sent => return Ok(()),
+                Routed::Full(p) => payload = p,
+                Routed::Failed(e, p) => return Err((e, p)),
             }
-            if spins < SPIN_CHECKS {
-                spins += 1;
-                std::hint::spin_loop();
+            if !matches!(wait, Wait::No) && keep_spinning(&mut spins, &mut spin_since) {
                 continue;
             }
             match self.sleep(wait, true) {
@@ -1016,20 +1398,20 @@ impl Core {
 
     fn next_payload(&mut self, wait: Wait) -> Result<(PipeId, Payload)> {
         self.check_live()?;
-        if !self.can_recv() {
-            return Err(Error::NotSupported("a PUSH socket cannot receive"));
-        }
+        self.pattern.check_recv()?;
         let mut spins = 0;
+        let mut spin_since = None;
         loop {
-            if let Some(x) = self.inbox.pop_front() {
-                return Ok(x);
+            if let Some((pipe, payload)) = self.inbox.pop_front() {
+                match self.pattern.deliver(pipe, payload, &self.opts) {
+                    Some(p) => return Ok((pipe, p)),
+                    None => continue,
+                }
             }
             if self.fill(RECV_BATCH) > 0 {
                 continue;
             }
-            if spins < SPIN_CHECKS && !matches!(wait, Wait::No) {
-                spins += 1;
-                std::hint::spin_loop();
+            if !matches!(wait, Wait::No) && keep_spinning(&mut spins, &mut spin_since) {
                 continue;
             }
             match self.sleep(wait, false)? {
@@ -1070,22 +1452,17 @@ impl Core {
     }
 }
 
-/// Applies one item from a socket's in-ring: a message goes to the inbox
-/// (when the pattern receives), a pipe event updates the pipe table.
+/// Applies one item from a socket's in-ring: a message goes to the pattern
+/// (and usually the inbox), a pipe event updates the pipe table.
 fn apply(
-    pattern: &Pattern,
+    pattern: &mut Pattern,
     pipes: &mut Pipes,
     inbox: &mut VecDeque<(PipeId, Payload)>,
+    opts: &Options,
     item: Inbound,
 ) {
     match item {
-        Inbound::Msg { pipe, payload } => {
-            if pattern.can_recv() {
-                inbox.push_back((pipe, payload));
-            }
-            // Messages to a socket that cannot receive are dropped (a
-            // peer of a send-only socket has nothing to say).
-        }
+        Inbound::Msg { pipe, payload } => pattern.on_msg(pipe, payload, opts, inbox),
         Inbound::Attached(a) => {
             let accept = match pattern {
                 Pattern::Pair => pipes.is_empty(),
@@ -1099,8 +1476,10 @@ fn apply(
                         peer: Some(a.peer),
                         connected: true,
                         endpoint: None,
+                        was_up: true,
                     },
                 );
+                pattern.on_attach(pipes, a.pipe, true);
             } else {
                 tracing::debug!("PAIR socket already has a peer; extra peer refused");
                 if let PipeWriter::Inproc { peer, id_at_peer } = &a.writer {
@@ -1110,17 +1489,23 @@ fn apply(
         }
         Inbound::Connected { pipe, peer } => {
             if let Some(e) = pipes.get_mut(pipe) {
+                let again = e.was_up;
                 e.connected = true;
+                e.was_up = true;
                 e.peer = Some(*peer);
+                pattern.on_attach(pipes, pipe, again);
             }
         }
         Inbound::Disconnected { pipe } => {
             if let Some(e) = pipes.get_mut(pipe) {
                 e.connected = false;
+                pattern.on_detach(pipe, false, inbox);
             }
         }
         Inbound::Detached { pipe } => {
-            pipes.remove(pipe);
+            if pipes.remove(pipe).is_some() {
+                pattern.on_detach(pipe, true, inbox);
+            }
         }
     }
 }

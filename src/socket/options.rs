@@ -68,7 +68,63 @@ pub struct Options {
     /// `ZMQ_HANDSHAKE_IVL`: a peer that has not finished its handshake in this
     /// time is dropped. Default 30 s; `None` disables the limit.
     pub handshake_ivl: Option<Duration>,
+    /// `ZMQ_ROUTER_MANDATORY` (ROUTER): a message for an unknown peer fails
+    /// with `HostUnreachable` instead of being dropped, and a full peer makes
+    /// the send wait instead of dropping. Default off.
+    pub router_mandatory: bool,
+    /// `ZMQ_REQ_RELAXED` (REQ): a new request may be sent before the reply
+    /// to the previous one arrived. Default off.
+    pub req_relaxed: bool,
+    /// `ZMQ_REQ_CORRELATE` (REQ): requests carry an id and replies with
+    /// another id are dropped. Default off.
+    pub req_correlate: bool,
+    /// `ZMQ_XPUB_VERBOSE` (XPUB): pass every subscribe to the application,
+    /// not only the first for a topic. Default off.
+    pub xpub_verbose: bool,
+    /// `ZMQ_HEARTBEAT_IVL`: send a ZMTP PING this often on every connection.
+    /// `None` (the default, libzmq's 0) sends none.
+    pub heartbeat_ivl: Option<Duration>,
+    /// `ZMQ_HEARTBEAT_TIMEOUT`: drop a connection when nothing arrives this
+    /// long after a PING. `None` = the heartbeat interval (libzmq's default).
+    pub heartbeat_timeout: Option<Duration>,
+    /// `ZMQ_HEARTBEAT_TTL`: the time-to-live put in our PINGs, asking the
+    /// peer to drop the connection when it hears nothing from us for that
+    /// long (whole deciseconds; under 100 ms has no effect). Default `None`.
+    pub heartbeat_ttl: Option<Duration>,
 }
+
+/// How long a thread that ran out of work keeps polling before it sleeps:
+/// a socket's blocking call (yielding the CPU between checks) and an I/O
+/// thread (polling epoll without blocking). Sleeping costs the waker a
+/// futex or eventfd call and the sleeper a scheduler wake-up, which on
+/// virtual machines that halt idle cores dominates a request/reply round
+/// trip; a short bounded poll catches the reply on its way. 50 µs by
+/// default; the `RINGMQ_SPIN_US` environment variable (read once) sets
+/// another value, 0 turning the polling off.
+pub(crate) fn spin_budget() -> Duration {
+    static BUDGET: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        std::env::var("RINGMQ_SPIN_US")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(DEFAULT_SPIN, Duration::from_micros)
+    })
+}
+
+/// The I/O threads' polling budget (`RINGMQ_IO_SPIN_US`, default as
+/// [`spin_budget`]).
+pub(crate) fn io_spin_budget() -> Duration {
+    static BUDGET: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        std::env::var("RINGMQ_IO_SPIN_US")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or_else(spin_budget, Duration::from_micros)
+    })
+}
+
+/// The default of [`spin_budget`].
+const DEFAULT_SPIN: Duration = Duration::from_micros(50);
 
 /// The most messages an "unlimited" (HWM 0) pipe holds.
 pub(crate) const UNLIMITED_PIPE: usize = 1 << 17;
@@ -95,6 +151,13 @@ impl Default for Options {
             backlog: 100,
             ipv6: false,
             handshake_ivl: Some(Duration::from_secs(30)),
+            router_mandatory: false,
+            req_relaxed: false,
+            req_correlate: false,
+            xpub_verbose: false,
+            heartbeat_ivl: None,
+            heartbeat_timeout: None,
+            heartbeat_ttl: None,
         }
     }
 }

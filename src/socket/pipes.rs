@@ -16,6 +16,8 @@ pub(crate) struct PipeEntry {
     pub(crate) connected: bool,
     /// For a connect pipe, the endpoint it connects to.
     pub(crate) endpoint: Option<String>,
+    /// Whether its connection has been up at some time.
+    pub(crate) was_up: bool,
 }
 
 /// A socket's pipes, in attach order for round robin. A socket has few
@@ -84,12 +86,59 @@ impl Pipes {
             .collect()
     }
 
+    /// Writes to one pipe.
+    pub(crate) fn write_to(
+        &mut self,
+        id: PipeId,
+        payload: Payload,
+    ) -> Result<(), PushError<Payload>> {
+        match self.get_mut(id) {
+            Some(e) => e.writer.try_write(payload),
+            None => Err(PushError::Disconnected(payload)),
+        }
+    }
+
+    /// Whether some pipe (connected ones only, with `immediate`) has room for
+    /// a message now.
+    pub(crate) fn any_room(&self, immediate: bool) -> bool {
+        self.entries
+            .iter()
+            .any(|(_, e)| (!immediate || e.connected) && e.writer.has_room())
+    }
+
+    /// Distribution: writes a copy of the message to every pipe `pick`
+    /// accepts, dropping it for a pipe that is full (or gone). Never waits.
+    pub(crate) fn send_dist(
+        &mut self,
+        payload: Payload,
+        mut pick: impl FnMut(PipeId, &PipeEntry) -> bool,
+    ) {
+        let mut last: Option<usize> = None;
+        for i in 0..self.entries.len() {
+            let (id, e) = &self.entries[i];
+            if !pick(*id, e) {
+                continue;
+            }
+            if let Some(j) = last.replace(i) {
+                let _ = self.entries[j].1.writer.try_write(payload.clone());
+            }
+        }
+        // The last target takes the original, saving one copy.
+        if let Some(j) = last {
+            let _ = self.entries[j].1.writer.try_write(payload);
+        }
+    }
+
     /// Load balancing: offers the message to each usable pipe once, starting
     /// after the one used last; the first with room takes it. With
     /// `immediate`, pipes whose connection is not up are skipped. Pipes whose
     /// reader is gone are dropped on the way. On failure the message is handed
     /// back.
-    pub(crate) fn send_lb(&mut self, mut payload: Payload, immediate: bool) -> Result<(), Payload> {
+    pub(crate) fn send_lb(
+        &mut self,
+        mut payload: Payload,
+        immediate: bool,
+    ) -> Result<PipeId, Payload> {
         let mut tried = 0;
         while tried < self.entries.len() {
             if self.cursor >= self.entries.len() {
@@ -103,8 +152,9 @@ impl Pipes {
             }
             match entry.writer.try_write(payload) {
                 Ok(()) => {
+                    let id = *id;
                     self.cursor += 1;
-                    return Ok(());
+                    return Ok(id);
                 }
                 Err(PushError::Full(p)) => {
                     payload = p;

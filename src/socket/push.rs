@@ -8,5 +8,5 @@ use crate::pipe::Payload;
 
 /// Routes one message: load balancing over the pipes.
 pub(super) fn send(pipes: &mut Pipes, payload: Payload, immediate: bool) -> Result<(), Payload> {
-    pipes.send_lb(payload, immediate)
+    pipes.send_lb(payload, immediate).map(|_| ())
 }

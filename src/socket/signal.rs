@@ -4,7 +4,7 @@
 //! space waiter of full pipes, so a producer (an I/O thread or an inproc peer)
 //! wakes it only when it announced it is going to sleep.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::sync::{AtomicBool, Ordering};
 use std::thread::{self, Thread};
@@ -12,11 +12,27 @@ use std::time::Instant;
 
 use crate::ring::Notify;
 
-/// A one-shot flag plus the thread to unpark when it is raised.
-#[derive(Debug, Default)]
+/// Who is woken when the signal is raised.
+enum Waiter {
+    /// A thread blocked in one of the socket's calls.
+    Thread(Thread),
+    /// A [`Poller`](super::Poller) waiting on many sockets.
+    Forward(Arc<dyn Notify>),
+}
+
+/// A one-shot flag plus the waiter to wake when it is raised.
+#[derive(Default)]
 pub(crate) struct Signal {
     raised: AtomicBool,
-    waiter: Mutex<Option<Thread>>,
+    waiter: Mutex<Option<Waiter>>,
+}
+
+impl std::fmt::Debug for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signal")
+            .field("raised", &self.raised.load(Ordering::Relaxed))
+            .finish()
+    }
 }
 
 impl Signal {
@@ -25,9 +41,20 @@ impl Signal {
     pub(crate) fn arm(&self) {
         let mut w = self.waiter.lock().unwrap_or_else(|e| e.into_inner());
         let me = thread::current();
-        if w.as_ref().map(|t| t.id()) != Some(me.id()) {
-            *w = Some(me);
+        match w.as_ref() {
+            Some(Waiter::Thread(t)) if t.id() == me.id() => {}
+            _ => *w = Some(Waiter::Thread(me)),
         }
+    }
+
+    /// Makes a raise wake `n` instead of a thread (a poller's wake-up).
+    pub(crate) fn arm_forward(&self, n: Arc<dyn Notify>) {
+        *self.waiter.lock().unwrap_or_else(|e| e.into_inner()) = Some(Waiter::Forward(n));
+    }
+
+    /// Lowers the signal without waiting.
+    pub(crate) fn clear(&self) {
+        self.raised.store(false, Ordering::Release);
     }
 
     /// Sleeps until the signal is raised or the deadline passes. Returns
@@ -54,8 +81,10 @@ impl Signal {
     pub(crate) fn notify_all(&self) {
         self.raised.store(true, Ordering::Release);
         let w = self.waiter.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(t) = w.as_ref() {
-            t.unpark();
+        match w.as_ref() {
+            Some(Waiter::Thread(t)) => t.unpark(),
+            Some(Waiter::Forward(n)) => n.notify(),
+            None => {}
         }
     }
 }
@@ -69,7 +98,6 @@ impl Notify for Signal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
     use std::time::Duration;
 
     #[test]

@@ -1,0 +1,136 @@
+//! ROUTER: fair-queued in with the sender's routing id prepended as the first
+//! frame; out, the first frame names the peer to route the rest to.
+//!
+//! A peer's routing id is the `Identity` it sent in its handshake
+//! (`ZMQ_ROUTING_ID` on its side) or, when it sent none (or one already in
+//! use here), an id generated as libzmq does: 5 bytes, a zero byte then a
+//! 32-bit big-endian counter started at a random value. A message for an
+//! unknown peer, or for one at its high-water mark, is dropped silently;
+//! with `ROUTER_MANDATORY` the send fails with [`Error::HostUnreachable`]
+//! for an unknown peer and waits (or times out) for a full one.
+
+use std::collections::{HashMap, VecDeque};
+
+use bytes::Bytes;
+
+use super::pipes::Pipes;
+use super::Routed;
+use crate::error::Error;
+use crate::msg::Msg;
+use crate::pipe::{Payload, PipeId};
+use crate::ring::PushError;
+
+/// A ROUTER socket's state: the routing ids of its peers.
+pub(super) struct Router {
+    by_id: HashMap<Bytes, PipeId>,
+    by_pipe: HashMap<PipeId, Bytes>,
+    next_id: u32,
+}
+
+impl Router {
+    pub(super) fn new() -> Router {
+        Router {
+            by_id: HashMap::new(),
+            by_pipe: HashMap::new(),
+            next_id: super::random_u32(),
+        }
+    }
+
+    fn generate(&mut self) -> Bytes {
+        loop {
+            let n = self.next_id;
+            self.next_id = self.next_id.wrapping_add(1);
+            let mut id = [0u8; 5];
+            id[1..].copy_from_slice(&n.to_be_bytes());
+            let id = Bytes::copy_from_slice(&id);
+            if !self.by_id.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// A peer attached or reconnected: give it a routing id.
+    pub(super) fn on_attach(&mut self, pipes: &Pipes, pipe: PipeId) {
+        self.on_detach(pipe);
+        let wanted = pipes
+            .iter()
+            .find(|(id, _)| *id == pipe)
+            .and_then(|(_, e)| e.peer.as_ref())
+            .and_then(|p| p.identity.clone())
+            .filter(|i| !i.is_empty());
+        let id = match wanted {
+            Some(i) if !self.by_id.contains_key(&i) => i,
+            Some(i) => {
+                tracing::debug!(id = ?i, "routing id already in use; generating one");
+                self.generate()
+            }
+            None => self.generate(),
+        };
+        self.by_id.insert(id.clone(), pipe);
+        self.by_pipe.insert(pipe, id);
+    }
+
+    /// A peer went away.
+    pub(super) fn on_detach(&mut self, pipe: PipeId) {
+        if let Some(id) = self.by_pipe.remove(&pipe) {
+            self.by_id.remove(&id);
+        }
+    }
+
+    /// A message from a peer: its routing id goes in front.
+    pub(super) fn on_msg(
+        &mut self,
+        pipe: PipeId,
+        payload: Payload,
+        inbox: &mut VecDeque<(PipeId, Payload)>,
+    ) {
+        let Some(id) = self.by_pipe.get(&pipe) else {
+            return;
+        };
+        let mut frames = Vec::with_capacity(2);
+        frames.push(Msg::from_shared(id).with_more(true));
+        match payload {
+            Payload::One(m) => frames.push(m),
+            Payload::Multi(v) => frames.extend(v),
+        }
+        inbox.push_back((pipe, Payload::from_frames(frames)));
+    }
+
+    /// Routes a message by its first frame.
+    pub(super) fn send(&mut self, pipes: &mut Pipes, payload: Payload, mandatory: bool) -> Routed {
+        let mut frames = payload.into_frames();
+        if frames.len() < 2 {
+            // A routing id with nothing to route: dropped, as libzmq does.
+            return Routed::Sent;
+        }
+        let Some(&pipe) = self.by_id.get(&frames[0][..]) else {
+            return if mandatory {
+                Routed::Failed(Error::HostUnreachable, Payload::from_frames(frames))
+            } else {
+                Routed::Sent
+            };
+        };
+        let id = frames.remove(0);
+        match pipes.write_to(pipe, Payload::from_frames(frames)) {
+            Ok(()) => Routed::Sent,
+            Err(PushError::Full(p)) if mandatory => {
+                let mut frames = p.into_frames();
+                frames.insert(0, id);
+                Routed::Full(Payload::from_frames(frames))
+            }
+            Err(PushError::Disconnected(p)) if mandatory => {
+                self.on_detach(pipe);
+                let mut frames = p.into_frames();
+                frames.insert(0, id);
+                Routed::Failed(Error::HostUnreachable, Payload::from_frames(frames))
+            }
+            Err(_) => Routed::Sent,
+        }
+    }
+
+    /// Whether a routing id is known (for `ROUTER_MANDATORY` checks on the
+    /// first frame).
+    pub(super) fn knows(&self, id: &[u8]) -> bool {
+        self.by_id.contains_key(id)
+    }
+}

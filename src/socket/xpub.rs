@@ -1,0 +1,101 @@
+//! XPUB (and the engine of PUB): fan-out to the peers whose subscriptions
+//! match, with the subscriptions themselves readable by the application.
+//!
+//! Peers' subscriptions arrive as messages `0x01 + topic` (subscribe) and
+//! `0x00 + topic` (cancel) — the engine turns ZMTP 3.1 SUBSCRIBE/CANCEL
+//! commands into that form, and inproc peers write it directly. They go into
+//! a prefix [`Trie`] keyed by pipe (a set per topic, as libzmq's mtrie:
+//! subscribing twice from one peer is one subscription). A send walks the
+//! trie once with the message's first frame and writes a copy to each
+//! matching pipe; a pipe at its high-water mark misses the message (it is
+//! dropped for that subscriber only, the send never waits).
+//!
+//! XPUB hands the application a subscription the first time any peer makes
+//! it, and a cancel when the last peer drops it (including peers that go
+//! away); with `XPUB_VERBOSE` every subscribe is passed on. Other messages
+//! from peers (an XSUB may send some) are passed on as they are.
+
+use std::collections::VecDeque;
+
+use super::pipes::Pipes;
+use super::trie::Trie;
+use crate::msg::Msg;
+use crate::pipe::{Payload, PipeId};
+
+/// The state of a PUB or XPUB socket.
+#[derive(Default)]
+pub(super) struct XPub {
+    subs: Trie,
+    /// PUB: subscriptions are only used for filtering, never read.
+    is_pub: bool,
+    /// Scratch list of matching pipes.
+    matched: Vec<PipeId>,
+}
+
+impl XPub {
+    /// A PUB (`is_pub`) or XPUB socket's state.
+    pub(super) fn new(is_pub: bool) -> XPub {
+        XPub {
+            is_pub,
+            ..XPub::default()
+        }
+    }
+
+    /// A message from a peer.
+    pub(super) fn on_msg(
+        &mut self,
+        pipe: PipeId,
+        payload: Payload,
+        verbose: bool,
+        inbox: &mut VecDeque<(PipeId, Payload)>,
+    ) {
+        if let Payload::One(m) = &payload {
+            if let Some((&kind @ (0 | 1), topic)) = m.split_first() {
+                let pass = if kind == 1 {
+                    let new = self.subs.add(topic, pipe, false);
+                    new || verbose
+                } else {
+                    self.subs.rm(topic, pipe, false)
+                };
+                if pass && !self.is_pub {
+                    inbox.push_back((pipe, payload));
+                }
+                return;
+            }
+        }
+        if !self.is_pub {
+            inbox.push_back((pipe, payload));
+        }
+    }
+
+    /// A peer went away: its subscriptions go, and XPUB reports the topics
+    /// nobody subscribes to any more.
+    pub(super) fn on_detach(&mut self, pipe: PipeId, inbox: &mut VecDeque<(PipeId, Payload)>) {
+        let is_pub = self.is_pub;
+        self.subs.rm_key(pipe, |topic| {
+            if !is_pub {
+                let mut v = Vec::with_capacity(topic.len() + 1);
+                v.push(0);
+                v.extend_from_slice(topic);
+                inbox.push_back((pipe, Payload::One(Msg::from(v))));
+            }
+        });
+    }
+
+    /// Sends to every matching subscriber, dropping for those that are full.
+    pub(super) fn send(&mut self, pipes: &mut Pipes, payload: Payload) {
+        if self.subs.is_empty() {
+            return;
+        }
+        self.matched.clear();
+        let matched = &mut self.matched;
+        self.subs.matches(payload.first(), |k| matched.push(k));
+        if self.matched.is_empty() {
+            return;
+        }
+        self.matched.sort_unstable();
+        self.matched.dedup();
+        let matched = &self.matched;
+        pipes.send_dist(payload, |id, _| matched.binary_search(&id).is_ok());
+    }
+}

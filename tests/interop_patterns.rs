@@ -1,0 +1,499 @@
+//! Every socket pattern against real libzmq (the `zmq` crate), in both
+//! directions: PUB/SUB filtering, XPUB subscriptions, ROUTER/DEALER ids,
+//! ROUTER_MANDATORY, REQ/REP with multipart bodies, heartbeats. Every wait
+//! is bounded (RCVTIMEO/SNDTIMEO); nothing depends on timing to pass.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use ringmq::{Context, Error, Msg, SocketType};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn zsock(ctx: &zmq::Context, kind: zmq::SocketType) -> zmq::Socket {
+    let s = ctx.socket(kind).unwrap();
+    s.set_rcvtimeo(WAIT.as_millis() as i32).unwrap();
+    s.set_sndtimeo(WAIT.as_millis() as i32).unwrap();
+    s.set_linger(1000).unwrap();
+    s
+}
+
+fn rsock(ctx: &Context, kind: SocketType) -> ringmq::Socket {
+    let s = ctx.socket(kind).unwrap();
+    s.set_rcvtimeo(Some(WAIT)).unwrap();
+    s.set_sndtimeo(Some(WAIT)).unwrap();
+    s
+}
+
+fn zbind(s: &zmq::Socket) -> String {
+    s.bind("tcp://127.0.0.1:*").unwrap();
+    s.get_last_endpoint().unwrap().unwrap()
+}
+
+fn strs(parts: &[Msg]) -> Vec<String> {
+    parts
+        .iter()
+        .map(|m| String::from_utf8_lossy(m).into_owned())
+        .collect()
+}
+
+fn zstrs(parts: &[Vec<u8>]) -> Vec<String> {
+    parts
+        .iter()
+        .map(|m| String::from_utf8_lossy(m).into_owned())
+        .collect()
+}
+
+const TOPICS: [&str; 7] = ["a.1", "c.1", "b.y", "b.x1", "a", "a.2", "end"];
+const WANTED: [&str; 4] = ["a.1", "b.x1", "a.2", "end"];
+
+#[test]
+fn ringmq_pub_to_libzmq_sub_filters() {
+    let ctx = Context::new();
+    let publ = rsock(&ctx, SocketType::Pub);
+    let ep = publ.bind("tcp://127.0.0.1:*").unwrap();
+    let z = zmq::Context::new();
+    let sub = zsock(&z, zmq::SUB);
+    for t in ["sync", "a.", "b.x", "end"] {
+        sub.set_subscribe(t.as_bytes()).unwrap();
+    }
+    sub.connect(&ep).unwrap();
+    sub.set_rcvtimeo(10).unwrap();
+    let mut synced = false;
+    for _ in 0..1000 {
+        publ.send("sync").unwrap();
+        if sub.recv_bytes(0).is_ok() {
+            synced = true;
+            break;
+        }
+    }
+    assert!(synced, "libzmq SUB's subscriptions never arrived");
+    while sub.recv_bytes(0).is_ok() {}
+    sub.set_rcvtimeo(WAIT.as_millis() as i32).unwrap();
+    for t in TOPICS {
+        publ.send(t).unwrap();
+    }
+    let got: Vec<String> = (0..WANTED.len())
+        .map(|_| String::from_utf8(sub.recv_bytes(0).unwrap()).unwrap())
+        .collect();
+    assert_eq!(got, WANTED);
+}
+
+#[test]
+fn libzmq_pub_to_ringmq_sub_filters() {
+    let z = zmq::Context::new();
+    let publ = zsock(&z, zmq::PUB);
+    let ep = zbind(&publ);
+    let ctx = Context::new();
+    let sub = rsock(&ctx, SocketType::Sub);
+    for t in ["sync", "a.", "b.x", "end"] {
+        sub.subscribe(t).unwrap();
+    }
+    sub.connect(&ep).unwrap();
+    let mut synced = false;
+    for _ in 0..1000 {
+        publ.send("sync", 0).unwrap();
+        if sub.recv_timeout(Duration::from_millis(10)).is_ok() {
+            synced = true;
+            break;
+        }
+    }
+    assert!(synced, "ringmq SUB's subscriptions never reached libzmq");
+    while sub.recv_timeout(Duration::from_millis(20)).is_ok() {}
+    for t in TOPICS {
+        publ.send(t, 0).unwrap();
+    }
+    let got: Vec<String> = (0..WANTED.len())
+        .map(|_| String::from_utf8(sub.recv().unwrap().to_vec()).unwrap())
+        .collect();
+    assert_eq!(got, WANTED);
+}
+
+#[test]
+fn ringmq_xpub_receives_libzmq_sub_subscribe_and_unsubscribe() {
+    let ctx = Context::new();
+    let xpub = rsock(&ctx, SocketType::XPub);
+    let ep = xpub.bind("tcp://127.0.0.1:*").unwrap();
+    let z = zmq::Context::new();
+    let sub = zsock(&z, zmq::SUB);
+    sub.connect(&ep).unwrap();
+    sub.set_subscribe(b"weather").unwrap();
+    assert_eq!(&xpub.recv().unwrap()[..], b"\x01weather");
+    xpub.send("weather: sun").unwrap();
+    assert_eq!(sub.recv_bytes(0).unwrap(), b"weather: sun");
+    sub.set_unsubscribe(b"weather").unwrap();
+    assert_eq!(&xpub.recv().unwrap()[..], b"\x00weather");
+}
+
+#[test]
+fn libzmq_xpub_receives_ringmq_xsub_and_sub() {
+    let z = zmq::Context::new();
+    let xpub = zsock(&z, zmq::XPUB);
+    let ep = zbind(&xpub);
+    let ctx = Context::new();
+    let sub = rsock(&ctx, SocketType::Sub);
+    sub.connect(&ep).unwrap();
+    sub.subscribe("t1").unwrap();
+    assert_eq!(xpub.recv_bytes(0).unwrap(), b"\x01t1");
+    let xsub = rsock(&ctx, SocketType::XSub);
+    xsub.connect(&ep).unwrap();
+    xsub.send(&b"\x01t2"[..]).unwrap();
+    assert_eq!(xpub.recv_bytes(0).unwrap(), b"\x01t2");
+    xpub.send("t2 data", 0).unwrap();
+    assert_eq!(&xsub.recv().unwrap()[..], b"t2 data");
+    sub.unsubscribe("t1").unwrap();
+    assert_eq!(xpub.recv_bytes(0).unwrap(), b"\x00t1");
+}
+
+#[test]
+fn ringmq_router_with_libzmq_dealers() {
+    let ctx = Context::new();
+    let router = rsock(&ctx, SocketType::Router);
+    let ep = router.bind("tcp://127.0.0.1:*").unwrap();
+    let z = zmq::Context::new();
+    let named = zsock(&z, zmq::DEALER);
+    named.set_identity(b"named").unwrap();
+    named.connect(&ep).unwrap();
+    let anon = zsock(&z, zmq::DEALER);
+    anon.connect(&ep).unwrap();
+    named.send("hi from named", 0).unwrap();
+    anon.send_multipart(["hi", "from anon"], 0).unwrap();
+    let mut anon_id = None;
+    for _ in 0..2 {
+        let parts = router.recv_multipart().unwrap();
+        if &parts[0][..] == b"named" {
+            assert_eq!(strs(&parts[1..]), vec!["hi from named"]);
+        } else {
+            assert_eq!(parts[0].len(), 5, "generated ids are 5 bytes");
+            assert_eq!(parts[0][0], 0, "generated ids start with a zero byte");
+            assert_eq!(strs(&parts[1..]), vec!["hi", "from anon"]);
+            anon_id = Some(parts[0].clone());
+        }
+    }
+    let anon_id = anon_id.unwrap();
+    router
+        .send_multipart([anon_id.clone(), Msg::from("to anon")])
+        .unwrap();
+    router.send_multipart(["named", "to named", "2"]).unwrap();
+    assert_eq!(anon.recv_bytes(0).unwrap(), b"to anon");
+    assert_eq!(
+        zstrs(&named.recv_multipart(0).unwrap()),
+        vec!["to named", "2"]
+    );
+    // ROUTER_MANDATORY.
+    router.send_multipart(["ghost", "dropped"]).unwrap();
+    router.set_router_mandatory(true).unwrap();
+    let e = router.send_multipart(["ghost", "x"]).unwrap_err();
+    assert!(matches!(e.error, Error::HostUnreachable));
+}
+
+#[test]
+fn libzmq_router_with_ringmq_dealers() {
+    let z = zmq::Context::new();
+    let router = zsock(&z, zmq::ROUTER);
+    router.set_router_mandatory(true).unwrap();
+    let ep = zbind(&router);
+    let ctx = Context::new();
+    let named = rsock(&ctx, SocketType::Dealer);
+    named.set_routing_id("rdealer").unwrap();
+    named.connect(&ep).unwrap();
+    let anon = rsock(&ctx, SocketType::Dealer);
+    anon.connect(&ep).unwrap();
+    named.send("n").unwrap();
+    anon.send("a").unwrap();
+    for _ in 0..2 {
+        let parts = router.recv_multipart(0).unwrap();
+        if parts[1] == b"n" {
+            assert_eq!(parts[0], b"rdealer");
+        } else {
+            assert_eq!(parts[0].len(), 5);
+            assert_eq!(parts[0][0], 0);
+            router
+                .send_multipart([&parts[0][..], b"back to anon"], 0)
+                .unwrap();
+        }
+    }
+    router
+        .send_multipart([&b"rdealer"[..], b"back", b"to named"], 0)
+        .unwrap();
+    assert_eq!(&anon.recv().unwrap()[..], b"back to anon");
+    assert_eq!(
+        strs(&named.recv_multipart().unwrap()),
+        vec!["back", "to named"]
+    );
+}
+
+#[test]
+fn ringmq_req_to_libzmq_rep_multipart() {
+    let z = zmq::Context::new();
+    let rep = zsock(&z, zmq::REP);
+    let ep = zbind(&rep);
+    let ctx = Context::new();
+    let req = rsock(&ctx, SocketType::Req);
+    req.connect(&ep).unwrap();
+    for i in 0..20 {
+        req.send_multipart([format!("q{i}"), String::new(), "tail".into()])
+            .unwrap();
+        let q = rep.recv_multipart(0).unwrap();
+        assert_eq!(
+            zstrs(&q),
+            vec![format!("q{i}"), String::new(), "tail".into()]
+        );
+        rep.send_multipart([format!("r{i}").as_bytes(), b"more"], 0)
+            .unwrap();
+        assert_eq!(
+            strs(&req.recv_multipart().unwrap()),
+            vec![format!("r{i}"), "more".into()]
+        );
+    }
+}
+
+#[test]
+fn libzmq_req_to_ringmq_rep_multipart() {
+    let ctx = Context::new();
+    let rep = rsock(&ctx, SocketType::Rep);
+    let ep = rep.bind("tcp://127.0.0.1:*").unwrap();
+    let z = zmq::Context::new();
+    let req = zsock(&z, zmq::REQ);
+    req.connect(&ep).unwrap();
+    for i in 0..20 {
+        req.send_multipart([format!("q{i}").as_bytes(), b"x", b""], 0)
+            .unwrap();
+        let q = rep.recv_multipart().unwrap();
+        assert_eq!(strs(&q), vec![format!("q{i}"), "x".into(), String::new()]);
+        rep.send_multipart([format!("r{i}"), "y".into()]).unwrap();
+        assert_eq!(
+            zstrs(&req.recv_multipart(0).unwrap()),
+            vec![format!("r{i}"), "y".into()]
+        );
+    }
+}
+
+#[test]
+fn libzmq_req_through_ringmq_router_dealer_chain_to_libzmq_rep() {
+    // REQ -> ringmq ROUTER | ringmq DEALER -> REP: envelopes pass through.
+    let ctx = Context::new();
+    let front = rsock(&ctx, SocketType::Router);
+    let fep = front.bind("tcp://127.0.0.1:*").unwrap();
+    let back = rsock(&ctx, SocketType::Dealer);
+    let bep = back.bind("tcp://127.0.0.1:*").unwrap();
+    let z = zmq::Context::new();
+    let rep = zsock(&z, zmq::REP);
+    rep.connect(&bep).unwrap();
+    let req = zsock(&z, zmq::REQ);
+    req.connect(&fep).unwrap();
+    req.send("ping", 0).unwrap();
+    let m = front.recv_multipart().unwrap();
+    back.send_multipart(m).unwrap();
+    assert_eq!(rep.recv_bytes(0).unwrap(), b"ping");
+    rep.send("pong", 0).unwrap();
+    let m = back.recv_multipart().unwrap();
+    front.send_multipart(m).unwrap();
+    assert_eq!(req.recv_bytes(0).unwrap(), b"pong");
+}
+
+/// Counts libzmq monitor events of one kind seen so far on `mon`.
+fn drain_events(mon: &zmq::Socket) -> Vec<u16> {
+    let mut kinds = Vec::new();
+    while let Ok(parts) = mon.recv_multipart(zmq::DONTWAIT) {
+        if parts[0].len() >= 2 {
+            kinds.push(u16::from_le_bytes([parts[0][0], parts[0][1]]));
+        }
+    }
+    kinds
+}
+
+#[test]
+fn heartbeats_with_libzmq_peer_keep_the_link() {
+    // libzmq pings every 50 ms and drops a peer silent for 150 ms after a
+    // ping; ringmq pings too. Over a second of idleness nobody disconnects,
+    // so PING/PONG flow both ways.
+    let z = zmq::Context::new();
+    let router = zsock(&z, zmq::ROUTER);
+    router.set_heartbeat_ivl(50).unwrap();
+    router.set_heartbeat_timeout(150).unwrap();
+    router
+        .monitor("inproc://hb-mon", zmq::SocketEvent::ALL as i32)
+        .unwrap();
+    let mon = z.socket(zmq::PAIR).unwrap();
+    mon.connect("inproc://hb-mon").unwrap();
+    let ep = zbind(&router);
+    let ctx = Context::new();
+    let dealer = rsock(&ctx, SocketType::Dealer);
+    dealer
+        .set_heartbeat_ivl(Some(Duration::from_millis(50)))
+        .unwrap();
+    dealer
+        .set_heartbeat_timeout(Some(Duration::from_millis(150)))
+        .unwrap();
+    dealer.set_routing_id("hb").unwrap();
+    dealer.connect(&ep).unwrap();
+    dealer.send("one").unwrap();
+    assert_eq!(router.recv_multipart(0).unwrap()[1], b"one");
+    std::thread::sleep(Duration::from_millis(1000));
+    dealer.send("two").unwrap();
+    assert_eq!(router.recv_multipart(0).unwrap()[1], b"two");
+    router.send_multipart([&b"hb"[..], b"three"], 0).unwrap();
+    assert_eq!(&dealer.recv().unwrap()[..], b"three");
+    let kinds = drain_events(&mon);
+    let disconnects = kinds
+        .iter()
+        .filter(|&&k| k == zmq::SocketEvent::DISCONNECTED as u16)
+        .count();
+    let accepts = kinds
+        .iter()
+        .filter(|&&k| k == zmq::SocketEvent::ACCEPTED as u16)
+        .count();
+    assert_eq!((accepts, disconnects), (1, 0), "events: {kinds:?}");
+}
+
+#[test]
+fn silent_peer_is_dropped_by_heartbeat() {
+    let ctx = Context::new();
+    let router = rsock(&ctx, SocketType::Router);
+    router
+        .set_heartbeat_ivl(Some(Duration::from_millis(50)))
+        .unwrap();
+    router
+        .set_heartbeat_timeout(Some(Duration::from_millis(150)))
+        .unwrap();
+    let ep = router.bind("tcp://127.0.0.1:*").unwrap();
+    // A raw peer that completes the ZMTP handshake as a DEALER, then reads
+    // but never writes again (so it never answers a PING).
+    let addr = ep.trim_start_matches("tcp://");
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    let mut greeting = [0u8; 64];
+    greeting[0] = 0xFF;
+    greeting[9] = 0x7F;
+    greeting[10] = 3;
+    greeting[11] = 1;
+    greeting[12..16].copy_from_slice(b"NULL");
+    s.write_all(&greeting).unwrap();
+    let mut ready = vec![0x04, 0, 5];
+    ready.extend_from_slice(b"READY");
+    ready.push(11);
+    ready.extend_from_slice(b"Socket-Type");
+    ready.extend_from_slice(&6u32.to_be_bytes());
+    ready.extend_from_slice(b"DEALER");
+    ready[1] = (ready.len() - 2) as u8;
+    s.write_all(&ready).unwrap();
+    // One message so the ROUTER has seen the peer.
+    s.write_all(&[0, 5]).unwrap();
+    s.write_all(b"hello").unwrap();
+    let m = router.recv_multipart().unwrap();
+    assert_eq!(&m[1][..], b"hello");
+    // Read until the ROUTER closes the connection (PINGs arrive meanwhile).
+    let mut buf = [0u8; 4096];
+    let mut total = 0;
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => total += n,
+            Err(e) => panic!("connection not closed: {e} after {total} bytes"),
+        }
+    }
+    // Greeting (64) + READY + at least one PING.
+    assert!(total > 64 + 30, "got {total} bytes");
+}
+
+#[test]
+fn ringmq_xsub_xpub_proxy_between_libzmq_pub_and_sub() {
+    let ctx = Context::new();
+    let xsub = rsock(&ctx, SocketType::XSub);
+    let up = xsub.bind("tcp://127.0.0.1:*").unwrap();
+    let xpub = rsock(&ctx, SocketType::XPub);
+    let down = xpub.bind("tcp://127.0.0.1:*").unwrap();
+    let control = rsock(&ctx, SocketType::Pair);
+    control.bind("inproc://interop-proxy-ctl").unwrap();
+    let steer = rsock(&ctx, SocketType::Pair);
+    steer.connect("inproc://interop-proxy-ctl").unwrap();
+    let proxy = std::thread::spawn(move || ringmq::proxy_steerable(&xsub, &xpub, None, &control));
+
+    let z = zmq::Context::new();
+    let publ = zsock(&z, zmq::PUB);
+    publ.connect(&up).unwrap();
+    let sub = zsock(&z, zmq::SUB);
+    sub.set_subscribe(b"news").unwrap();
+    sub.connect(&down).unwrap();
+    // The subscription travels SUB -> XPUB -> proxy -> XSUB -> PUB; until it
+    // has arrived, the PUB drops.
+    sub.set_rcvtimeo(10).unwrap();
+    let mut synced = false;
+    for _ in 0..1000 {
+        publ.send("news: sync", 0).unwrap();
+        if sub.recv_bytes(0).is_ok() {
+            synced = true;
+            break;
+        }
+    }
+    assert!(synced, "subscription never crossed the proxy");
+    while sub.recv_bytes(0).is_ok() {}
+    sub.set_rcvtimeo(WAIT.as_millis() as i32).unwrap();
+    publ.send("sports: no", 0).unwrap();
+    publ.send("news: yes", 0).unwrap();
+    assert_eq!(sub.recv_bytes(0).unwrap(), b"news: yes");
+    steer.send("TERMINATE").unwrap();
+    proxy.join().unwrap().unwrap();
+}
+
+#[test]
+fn ringmq_req_to_libzmq_router_envelope() {
+    let z = zmq::Context::new();
+    let router = zsock(&z, zmq::ROUTER);
+    let ep = zbind(&router);
+    let ctx = Context::new();
+    let req = rsock(&ctx, SocketType::Req);
+    req.set_routing_id("rq").unwrap();
+    req.connect(&ep).unwrap();
+    req.send_multipart(["a", "b"]).unwrap();
+    let m = router.recv_multipart(0).unwrap();
+    assert_eq!(zstrs(&m), vec!["rq", "", "a", "b"]);
+    router
+        .send_multipart([&b"rq"[..], b"", b"reply"], 0)
+        .unwrap();
+    assert_eq!(&req.recv().unwrap()[..], b"reply");
+}
+
+#[test]
+fn libzmq_dealer_to_ringmq_rep_and_ringmq_dealer_to_libzmq_rep() {
+    let ctx = Context::new();
+    let rep = rsock(&ctx, SocketType::Rep);
+    let ep = rep.bind("tcp://127.0.0.1:*").unwrap();
+    let z = zmq::Context::new();
+    let dealer = zsock(&z, zmq::DEALER);
+    dealer.connect(&ep).unwrap();
+    dealer.send_multipart([&b""[..], b"q1", b"q2"], 0).unwrap();
+    assert_eq!(strs(&rep.recv_multipart().unwrap()), vec!["q1", "q2"]);
+    rep.send("r").unwrap();
+    assert_eq!(zstrs(&dealer.recv_multipart(0).unwrap()), vec!["", "r"]);
+
+    let zrep = zsock(&z, zmq::REP);
+    let zep = zbind(&zrep);
+    let rdealer = rsock(&ctx, SocketType::Dealer);
+    rdealer.connect(&zep).unwrap();
+    rdealer.send_multipart(["", "hello"]).unwrap();
+    assert_eq!(zrep.recv_bytes(0).unwrap(), b"hello");
+    zrep.send("world", 0).unwrap();
+    assert_eq!(strs(&rdealer.recv_multipart().unwrap()), vec!["", "world"]);
+}
+
+#[test]
+fn libzmq_xsub_to_ringmq_xpub() {
+    let ctx = Context::new();
+    let xpub = rsock(&ctx, SocketType::XPub);
+    let ep = xpub.bind("tcp://127.0.0.1:*").unwrap();
+    let z = zmq::Context::new();
+    let xsub = zsock(&z, zmq::XSUB);
+    xsub.connect(&ep).unwrap();
+    xsub.send(&b"\x01prices"[..], 0).unwrap();
+    assert_eq!(&xpub.recv().unwrap()[..], b"\x01prices");
+    xpub.send("prices: up").unwrap();
+    xpub.send("news: none").unwrap();
+    xpub.send("prices: down").unwrap();
+    assert_eq!(xsub.recv_bytes(0).unwrap(), b"prices: up");
+    assert_eq!(xsub.recv_bytes(0).unwrap(), b"prices: down");
+    xsub.send(&b"\x00prices"[..], 0).unwrap();
+    assert_eq!(&xpub.recv().unwrap()[..], b"\x00prices");
+}
