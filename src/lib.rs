@@ -15,6 +15,7 @@
 //! | [`msg`] | [`msg::Msg`], one frame |
 //! | [`zmtp`] | the sans-I/O wire protocol |
 //! | [`transport`] | endpoints, TCP, IPC, inproc |
+//! | [`worker`] | the Storm worker path: topologies over rings and sockets |
 
 #![warn(missing_docs)]
 
@@ -27,6 +28,7 @@ pub(crate) mod reactor;
 pub mod ring;
 pub mod socket;
 pub mod transport;
+pub mod worker;
 pub mod zmtp;
 
 #[doc(hidden)]

@@ -1,0 +1,189 @@
+//! The worker receive thread: takes up to `topology.receiver.buffer.size`
+//! messages off the worker's PULL socket, decodes them, groups the tuples by
+//! destination task and appends each group to that executor's incoming ring
+//! as one element.
+//!
+//! It never blocks on a full incoming ring: the group is held back (in
+//! order) and the task is flagged congested, which the worker send thread
+//! reports to the other workers so they stop sending to that task, and
+//! which makes this worker's own executors wait before adding to that ring.
+//! That keeps the socket drained, so one slow executor cannot stall the
+//! tuples other executors are waiting for (no cycle of blocked threads
+//! across workers), while what is held back stays bounded by what was in
+//! flight when the flag went up.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+use super::codec::{decode, Limits, WireItem};
+use super::shared::{Incoming, Shared};
+use super::tuple::Tuple;
+use crate::error::Error;
+use crate::ring::{MpProducer, PushError};
+use crate::socket::Socket;
+use crate::sync::{Duration, Ordering, StdArc as Arc};
+
+pub(crate) struct ReceiveThread {
+    shared: Arc<Shared>,
+    socket: Socket,
+    incoming: Vec<MpProducer<Incoming>>,
+    groups: Vec<Vec<Tuple>>,
+    held: Vec<VecDeque<Incoming>>,
+    items: Vec<WireItem>,
+    limits: Limits,
+}
+
+impl ReceiveThread {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        socket: Socket,
+        incoming: Vec<MpProducer<Incoming>>,
+    ) -> ReceiveThread {
+        let n = incoming.len();
+        let limits = Limits {
+            tasks: shared.topology.task_count() as u32,
+            streams: shared.topology.stream_count() as u16,
+        };
+        ReceiveThread {
+            socket,
+            incoming,
+            groups: (0..n).map(|_| Vec::new()).collect(),
+            held: (0..n).map(|_| VecDeque::new()).collect(),
+            items: Vec::new(),
+            limits,
+            shared,
+        }
+    }
+
+    fn enqueue(&mut self, li: usize, item: Incoming) {
+        if let Incoming::Tuples(t) = &item {
+            self.shared.tuples_in[li].fetch_add(t.len() as u64, Ordering::Relaxed);
+        }
+        if !self.held[li].is_empty() {
+            self.held[li].push_back(item);
+            return;
+        }
+        match self.incoming[li].try_push(item) {
+            Ok(()) => {}
+            Err(PushError::Full(item)) => {
+                self.held[li].push_back(item);
+                self.shared
+                    .counters
+                    .overflow_episodes
+                    .fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .set_local_overflow(self.shared.local_tasks[li], true);
+            }
+            // The executor is gone (aborting): nothing to deliver to.
+            Err(PushError::Disconnected(_)) => {}
+        }
+    }
+
+    fn flush_group(&mut self, li: usize) {
+        if !self.groups[li].is_empty() {
+            let g = std::mem::take(&mut self.groups[li]);
+            self.enqueue(li, Incoming::Tuples(g));
+        }
+    }
+
+    /// Retries held-back elements; returns whether any remain.
+    fn retry_held(&mut self) -> bool {
+        let mut any = false;
+        for li in 0..self.held.len() {
+            if self.held[li].is_empty() {
+                continue;
+            }
+            while let Some(item) = self.held[li].pop_front() {
+                match self.incoming[li].try_push(item) {
+                    Ok(()) => {}
+                    Err(PushError::Full(item)) => {
+                        self.held[li].push_front(item);
+                        break;
+                    }
+                    Err(PushError::Disconnected(_)) => {}
+                }
+            }
+            if self.held[li].is_empty() {
+                self.shared
+                    .set_local_overflow(self.shared.local_tasks[li], false);
+            } else {
+                any = true;
+            }
+        }
+        any
+    }
+
+    fn handle(&mut self, frame: Bytes) {
+        let shared = self.shared.clone();
+        let c = &shared.counters;
+        c.messages_received.fetch_add(1, Ordering::Relaxed);
+        self.items.clear();
+        if let Err(e) = decode(&frame, self.limits, &mut self.items) {
+            c.decode_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(worker = self.shared.index, error = %e, "dropping malformed frame");
+            return;
+        }
+        let mut items = std::mem::take(&mut self.items);
+        for item in items.drain(..) {
+            match item {
+                WireItem::Tuple { dest, tuple } => match self.shared.local_index(dest) {
+                    Some(li) => {
+                        self.groups[li].push(tuple);
+                        c.tuples_received.fetch_add(1, Ordering::Relaxed);
+                    }
+                    None => {
+                        c.misrouted.fetch_add(1, Ordering::Relaxed);
+                    }
+                },
+                WireItem::Eos { from, to } => {
+                    if let Some(li) = self.shared.local_index(to) {
+                        self.flush_group(li);
+                        self.enqueue(li, Incoming::Eos(from));
+                    } else {
+                        c.misrouted.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                WireItem::Backpressure { task, on } => {
+                    self.shared.set_remote_congested(task, on);
+                }
+            }
+        }
+        self.items = items;
+    }
+
+    pub(crate) fn run(mut self) {
+        let batch = self.shared.config.receiver_buffer_size;
+        let mut holding = false;
+        loop {
+            if self.shared.aborted() || self.shared.bolts_left() == 0 {
+                break;
+            }
+            let wait = if holding {
+                Duration::from_micros(200)
+            } else {
+                Duration::from_millis(20)
+            };
+            match self.socket.recv_timeout(wait) {
+                Ok(m) => {
+                    self.handle(m.into_bytes());
+                    for _ in 1..batch {
+                        match self.socket.try_recv() {
+                            Ok(m) => self.handle(m.into_bytes()),
+                            Err(_) => break,
+                        }
+                    }
+                    for li in 0..self.groups.len() {
+                        self.flush_group(li);
+                    }
+                }
+                Err(Error::Timeout) | Err(Error::WouldBlock) => {}
+                Err(e) => {
+                    tracing::error!(worker = self.shared.index, error = %e, "receive socket failed");
+                    break;
+                }
+            }
+            holding = self.retry_held();
+        }
+    }
+}
