@@ -249,11 +249,18 @@ impl Worker {
         // PUSH sockets to every other worker (connect-before-bind is fine:
         // they reconnect until the peer listens).
         let mut sockets = Vec::with_capacity(assignment.workers());
+        let mut control = Vec::with_capacity(assignment.workers());
         for w in 0..assignment.workers() {
             if w == index {
                 sockets.push(None);
+                control.push(None);
                 continue;
             }
+            let c = ctx.socket(SocketType::Push)?;
+            c.set_sndhwm(16)?;
+            c.set_linger(Some(Duration::ZERO))?;
+            c.connect(assignment.endpoint(w))?;
+            control.push(Some(c));
             let s = ctx.socket(SocketType::Push)?;
             s.set_sndhwm(config.socket_hwm)?;
             s.set_linger(Some(config.shutdown_timeout))?;
@@ -340,6 +347,7 @@ impl Worker {
         let send = WorkerSend {
             shared: shared.clone(),
             sockets,
+            control,
             metrics: Some(metrics.clone()),
         };
         spawn(

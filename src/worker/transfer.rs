@@ -17,6 +17,9 @@ pub(crate) struct SendThread {
     pub(crate) shared: Arc<Shared>,
     /// Per worker: its PUSH socket (None for this worker).
     pub(crate) sockets: Vec<Option<Socket>>,
+    /// Per worker: a PUSH socket for backpressure reports (linger 0: a
+    /// stale report is worth nothing once its sender is gone).
+    pub(crate) control: Vec<Option<Socket>>,
     pub(crate) metrics: Option<Arc<super::runtime::MetricsSource>>,
 }
 
@@ -60,7 +63,7 @@ impl SendThread {
             return true;
         };
         let mut all = true;
-        for s in self.sockets.iter().flatten() {
+        for s in self.control.iter().flatten() {
             if s.try_send(Msg::from(frame.clone())).is_err() {
                 all = false;
             } else {
@@ -81,6 +84,7 @@ impl SendThread {
         let mut since: Vec<Option<Instant>> = vec![None; n];
         let mut seen_epoch = 0u64;
         let mut bp_pending = false;
+        let mut bp_any = false;
         let mut last_metrics = Instant::now();
         let mut buf: Vec<Transfer> = Vec::with_capacity(transfer.capacity());
         let mut ok = true;
@@ -89,6 +93,11 @@ impl SendThread {
             if epoch != seen_epoch || bp_pending {
                 seen_epoch = epoch;
                 bp_pending = !self.broadcast_backpressure();
+                bp_any = self
+                    .shared
+                    .local_tasks
+                    .iter()
+                    .any(|&t| self.shared.local_overflow(t));
             }
             if let (Some(every), Some(f)) = (self.shared.config.metrics_interval, &self.metrics) {
                 if last_metrics.elapsed() >= every {
@@ -102,7 +111,12 @@ impl SendThread {
                 .flatten()
                 .map(|t| (*t + flush).saturating_duration_since(now))
                 .min()
-                .unwrap_or(Duration::from_millis(if bp_pending { 1 } else { 20 }));
+                .unwrap_or(if bp_pending || bp_any {
+                    // Congestion is being reported: notice its end at once.
+                    Duration::from_micros(100)
+                } else {
+                    Duration::from_millis(20)
+                });
             buf.clear();
             let disconnected = match transfer.pop_batch_timeout(batch.max(64), wait) {
                 Ok(b) => {
