@@ -34,7 +34,14 @@ fn counted(ms: &[WorkerMetrics]) -> u64 {
 fn main() {
     let args = Args::from_env();
     if args.has("help") {
-        println!("{}", include_str!("wordcount.rs").lines().take(8).collect::<Vec<_>>().join("\n"));
+        println!(
+            "{}",
+            include_str!("wordcount.rs")
+                .lines()
+                .take(8)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
         return;
     }
     let duration = secs(args.num("duration", 10.0));

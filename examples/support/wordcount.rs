@@ -99,7 +99,9 @@ impl Spout for SentenceSpout {
         for (a, b) in e.iter_mut().zip(&self.emitted) {
             *a += b;
         }
-        self.ledger.sentences.fetch_add(self.sent, Ordering::Relaxed);
+        self.ledger
+            .sentences
+            .fetch_add(self.sent, Ordering::Relaxed);
     }
 }
 
@@ -107,7 +109,10 @@ pub struct SplitBolt;
 
 impl Bolt for SplitBolt {
     fn execute(&mut self, t: &Tuple, out: &mut Collector) {
-        let (Some(s), Some(ts)) = (t.get(0).and_then(Value::as_str), t.get(1).and_then(Value::as_i64)) else {
+        let (Some(s), Some(ts)) = (
+            t.get(0).and_then(Value::as_str),
+            t.get(1).and_then(Value::as_i64),
+        ) else {
             return;
         };
         for w in s.split(' ') {

@@ -20,7 +20,7 @@ use std::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::tuple::{Str, StreamId, TaskId, Tuple, Value, Values};
+use super::tuple::{Blob, Str, StreamId, TaskId, Tuple, Value, Values};
 
 /// Frame kind: a batch of tuples and end-of-stream markers.
 pub const KIND_DATA: u8 = 1;
@@ -182,7 +182,7 @@ impl BatchEncoder {
                 Value::Bytes(x) => {
                     b.put_u8(5);
                     put_varint(b, x.len() as u64);
-                    b.put_slice(x);
+                    b.put_slice(x.as_bytes());
                 }
             }
         }
@@ -301,7 +301,7 @@ impl Reader<'_> {
                     reason: "string is not UTF-8",
                 })?)
             }
-            5 => Value::Bytes(self.slice()?),
+            5 => Value::Bytes(Blob::from(self.slice()?)),
             _ => {
                 self.pos -= 1;
                 return Err(self.err("unknown value tag"));

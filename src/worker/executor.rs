@@ -17,9 +17,14 @@ use smallvec::SmallVec;
 use super::metrics::ExecCounters;
 use super::shared::{Emitted, Incoming, Shared, Transfer, NO_TASK};
 use super::topology::{Bolt, Route, Spout, TaskContext};
-use super::tuple::{StreamId, TaskId, Tuple, Value};
-use crate::ring::{Consumer, MpProducer, PopTimeoutError, Producer, PushTimeoutError};
+use super::tuple::{StreamId, TaskId, Tuple, Value, Values};
+use crate::ring::{
+    Consumer, MpProducer, PopError, PopTimeoutError, Producer, PushError, PushTimeoutError,
+};
 use crate::sync::{thread, AtomicU64, Duration, Instant, Ordering, StdArc as Arc};
+
+/// The most tuples in one element of an incoming ring.
+pub(crate) const MAX_GROUP: usize = 256;
 
 /// How long a blocked thread waits before re-checking the abort flag.
 const POLL: Duration = Duration::from_millis(50);
@@ -119,6 +124,27 @@ impl Collector {
         }
     }
 
+    /// Emits already-collected values on the default stream (no re-collect:
+    /// the cheapest way to emit). Undeclared stream: as for [`emit`](Self::emit).
+    #[inline]
+    pub fn emit_values(&mut self, values: Values) {
+        if !self.declared.first().copied().unwrap_or(false) {
+            self.shared
+                .counters
+                .emit_errors
+                .fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let _ = self.push(
+            Tuple {
+                values,
+                stream: StreamId::DEFAULT,
+                source: self.task,
+            },
+            NO_TASK,
+        );
+    }
+
     /// Emits on `stream`.
     #[inline]
     pub fn emit_to<I: IntoIterator<Item = Value>>(
@@ -188,7 +214,11 @@ impl Collector {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let mut it = self.buf.drain(..);
+        let mut it = match self.out.try_push_batch(self.buf.drain(..)) {
+            Ok(()) => return Ok(()),
+            Err(PushError::Full(it)) => it,
+            Err(PushError::Disconnected(_)) => return Err(EmitError::Aborted),
+        };
         loop {
             match self.out.push_batch_timeout(it, POLL) {
                 Ok(()) => return Ok(()),
@@ -266,15 +296,18 @@ pub(crate) fn run_bolt(
     let mut batches: Vec<Incoming> = Vec::with_capacity(64);
     while finished < upstream {
         batches.clear();
-        match incoming.pop_batch_timeout(64, POLL) {
-            Ok(b) => batches.extend(b),
-            Err(PopTimeoutError::Timeout) => {
-                if shared.aborted() {
-                    break;
+        if incoming.drain_into(&mut batches, 64) > 0 {
+        } else {
+            match incoming.pop_batch_timeout(64, POLL) {
+                Ok(b) => batches.extend(b),
+                Err(PopTimeoutError::Timeout) => {
+                    if shared.aborted() {
+                        break;
+                    }
+                    continue;
                 }
-                continue;
+                Err(PopTimeoutError::Disconnected) => break,
             }
-            Err(PopTimeoutError::Disconnected) => break,
         }
         for item in batches.drain(..) {
             match item {
@@ -455,7 +488,11 @@ impl SendThread {
             }
             thread::sleep(Duration::from_micros(100));
         }
-        let mut item = std::iter::once(item);
+        let mut item = match self.incoming[li].try_push_batch(std::iter::once(item)) {
+            Ok(()) => return true,
+            Err(PushError::Full(it)) => it,
+            Err(PushError::Disconnected(_)) => return false,
+        };
         loop {
             match self.incoming[li].push_batch_timeout(item, POLL) {
                 Ok(()) => return true,
@@ -529,22 +566,36 @@ impl SendThread {
     /// Drains the outgoing ring until the logic thread is gone, then sends
     /// the end-of-stream markers.
     pub(crate) fn run(mut self, mut outgoing: Consumer<Emitted>) {
-        let max = outgoing.capacity();
-        let mut buf: Vec<Emitted> = Vec::with_capacity(max);
+        // Batches of at most MAX_GROUP tuples keep every incoming element
+        // small (below the allocator's mmap threshold, and quick to drain).
+        let max = outgoing.capacity().min(MAX_GROUP);
         loop {
-            buf.clear();
-            match outgoing.pop_batch_timeout(max, POLL) {
-                Ok(b) => buf.extend(b),
-                Err(PopTimeoutError::Timeout) => {
-                    if self.shared.aborted() {
-                        return;
+            let tried = match outgoing.try_pop_batch(max) {
+                Ok(batch) => {
+                    for e in batch {
+                        self.dispatch(e);
                     }
-                    continue;
+                    Ok(())
                 }
-                Err(PopTimeoutError::Disconnected) => break,
-            }
-            for e in buf.drain(..) {
-                self.dispatch(e);
+                Err(e) => Err(e),
+            };
+            match tried {
+                Ok(()) => {}
+                Err(PopError::Disconnected) => break,
+                Err(PopError::Empty) => match outgoing.pop_batch_timeout(max, POLL) {
+                    Ok(batch) => {
+                        for e in batch {
+                            self.dispatch(e);
+                        }
+                    }
+                    Err(PopTimeoutError::Timeout) => {
+                        if self.shared.aborted() {
+                            return;
+                        }
+                        continue;
+                    }
+                    Err(PopTimeoutError::Disconnected) => break,
+                },
             }
             if !self.flush() {
                 return;

@@ -324,6 +324,18 @@ impl LatencyHistogram {
         Self::value(self.buckets.len() - 1)
     }
 
+    /// Adds every sample of `other` to this histogram.
+    pub fn merge(&self, other: &LatencyHistogram) {
+        for (a, b) in self.buckets.iter().zip(&other.buckets) {
+            let v = b.load(Ordering::Relaxed);
+            if v > 0 {
+                a.fetch_add(v, Ordering::Relaxed);
+            }
+        }
+        self.count
+            .fetch_add(other.count.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+
     /// Clears every bucket.
     pub fn reset(&self) {
         for b in &self.buckets {

@@ -17,6 +17,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use super::codec::{decode, Limits, WireItem};
+use super::executor::MAX_GROUP;
 use super::shared::{Incoming, Shared};
 use super::tuple::Tuple;
 use crate::error::Error;
@@ -131,6 +132,9 @@ impl ReceiveThread {
                     Some(li) => {
                         self.groups[li].push(tuple);
                         c.tuples_received.fetch_add(1, Ordering::Relaxed);
+                        if self.groups[li].len() >= MAX_GROUP {
+                            self.flush_group(li);
+                        }
                     }
                     None => {
                         c.misrouted.fetch_add(1, Ordering::Relaxed);

@@ -2,9 +2,11 @@
 //!
 //! Small values live inline: integers, floats, booleans, and strings or byte
 //! strings up to [`Str::INLINE_CAP`] bytes never touch the allocator, and a
-//! tuple keeps up to three values without a heap allocation. Larger strings
-//! and byte strings are a reference-counted [`Bytes`], so cloning a tuple for
-//! an `all` grouping, or decoding one from the network, never copies them.
+//! tuple keeps up to three values without a heap allocation. A value is 24
+//! bytes and a tuple 88, so tuples move between rings without `memcpy`
+//! calls. Larger strings and byte strings are a boxed reference-counted
+//! [`Bytes`]: decoding one from the network slices the received frame
+//! instead of copying it.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -45,12 +47,48 @@ impl StreamId {
 /// assert!(!Str::from("x".repeat(100).as_str()).is_inline());
 /// ```
 #[derive(Clone)]
-pub struct Str(StrRepr);
+pub struct Str(Small);
 
+/// Inline up to 22 bytes, else a boxed shared buffer: 24 bytes in all, so
+/// a [`Value`] is 24 bytes and a three-value [`Tuple`] moves without a
+/// `memcpy` call.
 #[derive(Clone)]
-enum StrRepr {
+enum Small {
     Inline { len: u8, buf: [u8; Str::INLINE_CAP] },
-    Shared(Bytes),
+    Shared(Box<Bytes>),
+}
+
+impl Small {
+    #[inline]
+    fn copy(b: &[u8]) -> Small {
+        if b.len() <= Str::INLINE_CAP {
+            let mut buf = [0u8; Str::INLINE_CAP];
+            buf[..b.len()].copy_from_slice(b);
+            Small::Inline {
+                len: b.len() as u8,
+                buf,
+            }
+        } else {
+            Small::Shared(Box::new(Bytes::copy_from_slice(b)))
+        }
+    }
+
+    #[inline]
+    fn shared(b: Bytes) -> Small {
+        if b.len() <= Str::INLINE_CAP {
+            Small::copy(&b)
+        } else {
+            Small::Shared(Box::new(b))
+        }
+    }
+
+    #[inline]
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Small::Inline { len, buf } => &buf[..*len as usize],
+            Small::Shared(b) => b,
+        }
+    }
 }
 
 impl Str {
@@ -58,37 +96,22 @@ impl Str {
     pub const INLINE_CAP: usize = 22;
 
     /// A string from bytes already checked to be UTF-8.
+    #[inline]
     fn from_utf8_bytes(b: &[u8]) -> Str {
-        if b.len() <= Self::INLINE_CAP {
-            let mut buf = [0u8; Self::INLINE_CAP];
-            buf[..b.len()].copy_from_slice(b);
-            Str(StrRepr::Inline {
-                len: b.len() as u8,
-                buf,
-            })
-        } else {
-            Str(StrRepr::Shared(Bytes::copy_from_slice(b)))
-        }
+        Str(Small::copy(b))
     }
 
     /// A string viewing `b` (inline if short, else sharing the buffer), or
     /// `None` if `b` is not UTF-8.
     pub fn from_shared(b: Bytes) -> Option<Str> {
         std::str::from_utf8(&b).ok()?;
-        Some(if b.len() <= Self::INLINE_CAP {
-            Str::from_utf8_bytes(&b)
-        } else {
-            Str(StrRepr::Shared(b))
-        })
+        Some(Str(Small::shared(b)))
     }
 
     /// The UTF-8 bytes.
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
-        match &self.0 {
-            StrRepr::Inline { len, buf } => &buf[..*len as usize],
-            StrRepr::Shared(b) => b,
-        }
+        self.0.as_bytes()
     }
 
     /// The string. (Every constructor checks UTF-8, so this never fails;
@@ -110,7 +133,7 @@ impl Str {
 
     /// Whether the string is stored inline (no allocation).
     pub fn is_inline(&self) -> bool {
-        matches!(self.0, StrRepr::Inline { .. })
+        matches!(self.0, Small::Inline { .. })
     }
 }
 
@@ -122,11 +145,7 @@ impl From<&str> for Str {
 
 impl From<String> for Str {
     fn from(s: String) -> Str {
-        if s.len() <= Self::INLINE_CAP {
-            Str::from_utf8_bytes(s.as_bytes())
-        } else {
-            Str(StrRepr::Shared(Bytes::from(s)))
-        }
+        Str(Small::shared(Bytes::from(s)))
     }
 }
 
@@ -156,7 +175,79 @@ impl fmt::Display for Str {
     }
 }
 
-/// One field of a tuple.
+/// A byte-string value: inline up to [`Str::INLINE_CAP`] bytes, otherwise
+/// a shared [`Bytes`] (decoded ones are slices of the received frame).
+///
+/// ```
+/// use ringmq::worker::Blob;
+/// let b = Blob::from(&b"abc"[..]);
+/// assert_eq!(b.as_bytes(), b"abc");
+/// ```
+#[derive(Clone)]
+pub struct Blob(Small);
+
+impl Blob {
+    /// The bytes.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the bytes are stored inline (no allocation).
+    pub fn is_inline(&self) -> bool {
+        matches!(self.0, Small::Inline { .. })
+    }
+}
+
+impl From<&[u8]> for Blob {
+    fn from(b: &[u8]) -> Blob {
+        Blob(Small::copy(b))
+    }
+}
+
+impl From<Bytes> for Blob {
+    fn from(b: Bytes) -> Blob {
+        Blob(Small::shared(b))
+    }
+}
+
+impl From<Vec<u8>> for Blob {
+    fn from(b: Vec<u8>) -> Blob {
+        Blob(Small::shared(Bytes::from(b)))
+    }
+}
+
+impl PartialEq for Blob {
+    fn eq(&self, o: &Blob) -> bool {
+        self.as_bytes() == o.as_bytes()
+    }
+}
+
+impl Eq for Blob {}
+
+impl Hash for Blob {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.as_bytes().hash(h)
+    }
+}
+
+impl fmt::Debug for Blob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Blob({} bytes)", self.len())
+    }
+}
+
+/// One field of a tuple (24 bytes).
 ///
 /// ```
 /// use ringmq::worker::Value;
@@ -175,7 +266,7 @@ pub enum Value {
     /// A UTF-8 string.
     Str(Str),
     /// A byte string.
-    Bytes(Bytes),
+    Bytes(Blob),
 }
 
 impl Value {
@@ -214,7 +305,7 @@ impl Value {
     /// The bytes, if this is a `Bytes`.
     pub fn as_bytes(&self) -> Option<&[u8]> {
         match self {
-            Value::Bytes(b) => Some(b),
+            Value::Bytes(b) => Some(b.as_bytes()),
             _ => None,
         }
     }
@@ -246,7 +337,7 @@ impl Value {
             }
             Value::Bytes(b) => {
                 eat(&mut h, &[4]);
-                eat(&mut h, b);
+                eat(&mut h, b.as_bytes());
                 eat(&mut h, &[0xff]);
             }
         }
@@ -307,13 +398,19 @@ impl From<Str> for Value {
 
 impl From<Bytes> for Value {
     fn from(v: Bytes) -> Value {
-        Value::Bytes(v)
+        Value::Bytes(Blob::from(v))
     }
 }
 
 impl From<&[u8]> for Value {
     fn from(v: &[u8]) -> Value {
-        Value::Bytes(Bytes::copy_from_slice(v))
+        Value::Bytes(Blob::from(v))
+    }
+}
+
+impl From<Blob> for Value {
+    fn from(v: Blob) -> Value {
+        Value::Bytes(v)
     }
 }
 
