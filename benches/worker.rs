@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use ringmq::worker::{
     Bolt, Collector, Config, LatencyHistogram, LocalCluster, Spout, TopologyBuilder, Tuple, Value,
-    Values,
 };
 
 fn epoch() -> Instant {
@@ -33,7 +32,6 @@ struct ConstSpout {
     ts: i64,
     rate: f64,
     start: Instant,
-    payload: Value,
 }
 
 impl Spout for ConstSpout {
@@ -95,7 +93,6 @@ fn run(workers: usize, rate: f64, secs: f64) -> Run {
         ts: 0,
         rate,
         start: Instant::now(),
-        payload: Value::from("const"),
     })
     .output_fields(&["seq", "emitted_us", "payload"]);
     let (e, l) = (executed.clone(), latency.clone());

@@ -222,7 +222,7 @@ impl Args {
 
     pub fn has(&self, name: &str) -> bool {
         let flag = format!("--{name}");
-        self.0.iter().any(|a| *a == flag)
+        self.0.contains(&flag)
     }
 }
 

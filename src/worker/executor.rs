@@ -418,6 +418,17 @@ impl SendThread {
         let Some(subs) = self.subs.get_mut(usize::from(e.tuple.stream.0)) else {
             return;
         };
+        if e.direct != NO_TASK {
+            // A direct emit reaches only its task, through a direct
+            // subscription of the stream.
+            if subs
+                .iter()
+                .any(|s| s.route == Route::Direct && s.tasks.contains(&e.direct))
+            {
+                self.targets.push(e.direct);
+            }
+            return;
+        }
         for s in subs.iter_mut() {
             match &s.route {
                 Route::Shuffle => {
@@ -447,11 +458,8 @@ impl SendThread {
                 }
                 Route::All => self.targets.extend(s.tasks.iter().copied()),
                 Route::Global => self.targets.push(s.tasks[0]),
-                Route::Direct => {
-                    if s.tasks.contains(&e.direct) {
-                        self.targets.push(e.direct);
-                    }
-                }
+                // Only direct emits go to direct subscribers.
+                Route::Direct => {}
             }
         }
     }

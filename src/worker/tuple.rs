@@ -34,6 +34,13 @@ impl StreamId {
     pub fn index(self) -> u16 {
         self.0
     }
+
+    /// The stream with this index in the topology's stream table (use
+    /// [`Topology::stream_id`](super::Topology::stream_id) to look one up by
+    /// name).
+    pub fn from_index(i: u16) -> StreamId {
+        StreamId(i)
+    }
 }
 
 /// A UTF-8 string value: inline up to [`Str::INLINE_CAP`] bytes, otherwise a
