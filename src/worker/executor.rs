@@ -21,7 +21,10 @@ use super::tuple::{StreamId, TaskId, Tuple, Value, Values};
 use crate::ring::{
     Consumer, MpProducer, PopError, PopTimeoutError, Producer, PushError, PushTimeoutError,
 };
-use crate::sync::{thread, AtomicU64, Duration, Instant, Ordering, StdArc as Arc};
+use crate::sync::{AtomicU64, Duration, Instant, Ordering, StdArc as Arc};
+// Worker threads are plain OS threads (like the reactor's): they are never
+// run under loom, whose thread API has no `sleep`.
+use std::thread;
 
 /// The most tuples in one element of an incoming ring.
 pub(crate) const MAX_GROUP: usize = 256;

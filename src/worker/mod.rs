@@ -98,7 +98,7 @@ pub use topology::{
     Bolt, BoltFactory, ComponentDeclarer, FieldSel, Grouping, Spout, SpoutFactory, TaskContext,
     Topology, TopologyBuilder, TopologyError, DEFAULT_STREAM,
 };
-pub use tuple::{Str, StreamId, TaskId, Tuple, Value, Values};
+pub use tuple::{Blob, Str, StreamId, TaskId, Tuple, Value, Values};
 
 /// Why a worker could not start or stop cleanly.
 #[derive(Debug)]

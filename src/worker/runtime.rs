@@ -13,8 +13,10 @@ use super::tuple::TaskId;
 use super::WorkerError;
 use crate::ring::{Builder, MpProducer};
 use crate::socket::{Context, Socket};
-use crate::sync::{thread, AtomicUsize, Duration, Instant, Ordering, StdArc as Arc};
+use crate::sync::{AtomicUsize, Duration, Instant, Ordering, StdArc as Arc};
+// Worker threads are plain OS threads (like the reactor's), never run under loom.
 use crate::SocketType;
+use std::thread;
 
 /// Everything a metrics snapshot reads.
 pub(crate) struct MetricsSource {
