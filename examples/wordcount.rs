@@ -2,8 +2,16 @@
 //!
 //! ```text
 //! cargo run --release --example wordcount -- [--duration 10] [--workers 2]
-//!     [--spouts 2] [--splits 2] [--counts 2] [--rate 0] [--base-port 6700]
+//!     [--spouts 2] [--splits 2] [--counts 2] [--rate 0] [--max-pending 1000]
+//!     [--base-port 6700]
 //! ```
+//!
+//! `--max-pending N` keeps at most N sentences between the spouts' emit and
+//! the split bolts (Storm's `topology.max.spout.pending` idea, counted here
+//! without acking since the whole cluster is in one process): it bounds the
+//! queueing delay without costing throughput. `--max-pending 0` runs the
+//! spouts unthrottled: every ring fills up and the latency printed is then
+//! the time tuples wait in full queues. `--rate` caps sentences/s instead.
 //!
 //! A sentence spout → split bolt (shuffle) → count bolt (fields on the word)
 //! topology runs on a `LocalCluster` (each worker its own port, context and
@@ -51,8 +59,12 @@ fn main() {
     let counts: usize = args.num("counts", 2);
     let rate: f64 = args.num("rate", 0.0);
     let base_port: u16 = args.num("base-port", 6700);
+    let max_pending: u64 = args.num("max-pending", 1000);
 
     let ledger = Arc::new(Ledger::default());
+    ledger
+        .max_pending
+        .store(max_pending, std::sync::atomic::Ordering::Relaxed);
     let topology = support::topology(&ledger, spouts, splits, counts, rate);
     let config = Config {
         base_port,
@@ -67,7 +79,7 @@ fn main() {
         }
     };
     println!(
-        "wordcount: {workers} workers ({}), spouts {spouts}, splits {splits}, counts {counts}, {:.0} s{}",
+        "wordcount: {workers} workers ({}), spouts {spouts}, splits {splits}, counts {counts}, max pending {max_pending}, {:.0} s{}",
         (0..workers)
             .map(|w| cluster.assignment().endpoint(w).to_owned())
             .collect::<Vec<_>>()

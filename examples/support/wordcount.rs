@@ -44,8 +44,15 @@ pub struct Ledger {
     pub counted: Mutex<HashMap<String, u64>>,
     /// Spout emit → count execute latency, µs.
     pub latency: LatencyHistogram,
-    /// Sentences emitted (live).
+    /// Sentences emitted (final, summed when the spouts close).
     pub sentences: AtomicU64,
+    /// Sentences emitted so far (live).
+    pub emitted_live: AtomicU64,
+    /// Sentences split so far (live).
+    pub split_live: AtomicU64,
+    /// Sentences allowed between emit and split (0: no limit), like
+    /// Storm's `topology.max.spout.pending`.
+    pub max_pending: AtomicU64,
 }
 
 impl Ledger {
@@ -81,6 +88,13 @@ impl Spout for SentenceSpout {
     }
 
     fn next_tuple(&mut self, out: &mut Collector) {
+        let max = self.ledger.max_pending.load(Ordering::Relaxed);
+        if max > 0 {
+            let done = self.ledger.split_live.load(Ordering::Relaxed);
+            if self.ledger.emitted_live.load(Ordering::Relaxed) >= done + max {
+                return;
+            }
+        }
         if self.rate > 0.0 {
             let due = (self.start.elapsed().as_secs_f64() * self.rate) as u64;
             if self.sent >= due {
@@ -91,6 +105,7 @@ impl Spout for SentenceSpout {
         self.next += 1;
         self.sent += 1;
         self.emitted[i] += 1;
+        self.ledger.emitted_live.fetch_add(1, Ordering::Relaxed);
         out.emit([Value::from(SENTENCES[i]), Value::I64(now_us())]);
     }
 
@@ -105,10 +120,11 @@ impl Spout for SentenceSpout {
     }
 }
 
-pub struct SplitBolt;
+pub struct SplitBolt(pub Arc<Ledger>);
 
 impl Bolt for SplitBolt {
     fn execute(&mut self, t: &Tuple, out: &mut Collector) {
+        self.0.split_live.fetch_add(1, Ordering::Relaxed);
         let (Some(s), Some(ts)) = (
             t.get(0).and_then(Value::as_str),
             t.get(1).and_then(Value::as_i64),
@@ -179,7 +195,8 @@ pub fn topology(
         sent: 0,
     })
     .output_fields(&["sentence", "emitted_us"]);
-    b.set_bolt("split", splits, |_| SplitBolt)
+    let l = ledger.clone();
+    b.set_bolt("split", splits, move |_| SplitBolt(l.clone()))
         .shuffle_grouping("sentence")
         .output_fields(&["word", "emitted_us"]);
     let l = ledger.clone();
