@@ -275,16 +275,15 @@ impl Reader<'_> {
         Ok(v as TaskId)
     }
 
-    /// A length-prefixed slice, checked against the remaining bytes first.
-    fn slice(&mut self) -> Result<Bytes, DecodeError> {
+    /// A length-prefixed range, checked against the remaining bytes first.
+    fn range(&mut self) -> Result<std::ops::Range<usize>, DecodeError> {
         let len = self.varint()?;
         if len > self.remaining() as u64 {
             return Err(self.err("length exceeds the frame"));
         }
-        let len = len as usize;
-        let s = self.frame.slice(self.pos..self.pos + len);
-        self.pos += len;
-        Ok(s)
+        let r = self.pos..self.pos + len as usize;
+        self.pos = r.end;
+        Ok(r)
     }
 
     fn value(&mut self) -> Result<Value, DecodeError> {
@@ -295,13 +294,28 @@ impl Reader<'_> {
             3 => Value::Bool(true),
             4 => {
                 let at = self.pos;
-                let b = self.slice()?;
-                Value::Str(Str::from_shared(b).ok_or(DecodeError {
+                let r = self.range()?;
+                // Short strings are copied inline straight from the frame;
+                // long ones share it (no reference count touched for the
+                // short ones).
+                let s = if r.len() <= Str::INLINE_CAP {
+                    Str::from_utf8(&self.frame[r])
+                } else {
+                    Str::from_shared(self.frame.slice(r))
+                };
+                Value::Str(s.ok_or(DecodeError {
                     offset: at,
                     reason: "string is not UTF-8",
                 })?)
             }
-            5 => Value::Bytes(Blob::from(self.slice()?)),
+            5 => {
+                let r = self.range()?;
+                Value::Bytes(if r.len() <= Str::INLINE_CAP {
+                    Blob::from(&self.frame[r])
+                } else {
+                    Blob::from(self.frame.slice(r))
+                })
+            }
             _ => {
                 self.pos -= 1;
                 return Err(self.err("unknown value tag"));

@@ -108,6 +108,14 @@ impl Str {
         Str(Small::copy(b))
     }
 
+    /// A string copied from `b` (inline if short), or `None` if `b` is not
+    /// UTF-8.
+    #[inline]
+    pub fn from_utf8(b: &[u8]) -> Option<Str> {
+        std::str::from_utf8(b).ok()?;
+        Some(Str(Small::copy(b)))
+    }
+
     /// A string viewing `b` (inline if short, else sharing the buffer), or
     /// `None` if `b` is not UTF-8.
     pub fn from_shared(b: Bytes) -> Option<Str> {
