@@ -395,3 +395,80 @@ fn all_global_direct_and_named_streams() {
         ]
     );
 }
+
+/// Counts `tracing` events of the worker metrics target.
+struct CountEvents(Arc<std::sync::atomic::AtomicU64>);
+
+impl tracing::Subscriber for CountEvents {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, e: &tracing::Event<'_>) {
+        if e.metadata().target() == "ringmq::worker::metrics" {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+struct Forever(i64);
+impl Spout for Forever {
+    fn next_tuple(&mut self, out: &mut Collector) {
+        self.0 += 1;
+        out.emit([Value::I64(self.0)]);
+    }
+}
+
+#[test]
+fn metrics_snapshot_and_periodic_event() {
+    let events = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    tracing::subscriber::set_global_default(CountEvents(events.clone())).unwrap();
+    let mut b = TopologyBuilder::new();
+    b.set_spout("numbers", 1, |_| Forever(0))
+        .output_fields(&["n"]);
+    b.set_bolt("sink", 1, |_| Sink).shuffle_grouping("numbers");
+    let cfg = Config {
+        base_port: 0,
+        metrics_interval: Some(Duration::from_millis(10)),
+        executor_receive_buffer_size: 64,
+        ..Config::default()
+    };
+    let cluster = LocalCluster::start(b.build().unwrap(), 1, cfg).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while events.load(std::sync::atomic::Ordering::Relaxed) < 2
+        || cluster.metrics()[0].executors[1].executed < 1000
+    {
+        assert!(Instant::now() < deadline, "no periodic metrics event");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let m = &cluster.metrics()[0];
+    let names: Vec<&str> = m.queues.iter().map(|q| q.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "w0/numbers[0].send",
+            "w0/sink[1].receive",
+            "w0/sink[1].send",
+            "w0/transfer"
+        ]
+    );
+    let recv = &m.queues[1];
+    assert_eq!(recv.capacity, 64);
+    assert!(recv.population <= 64);
+    assert!(recv.total_in >= recv.total_out && recv.total_out > 0);
+    assert!(recv.arrival_rate_secs >= 0.0 && recv.sojourn_time_ms >= 0.0);
+    assert_eq!(m.queues[0].capacity, 1024);
+    let sink = &m.executors[1];
+    assert_eq!((sink.task, sink.component.as_str()), (1, "sink"));
+    assert!(sink.execute_latency_us > 0.0);
+    let out = m.to_string();
+    assert!(out.contains("w0/sink[1].receive") && out.contains("sojourn_ms"));
+    let fin = cluster.shutdown().unwrap();
+    assert_eq!(fin[0].executors[0].emitted, fin[0].executors[1].executed);
+}
