@@ -448,9 +448,14 @@ pub struct Tuple {
 
 impl Tuple {
     /// A tuple from `source` on `stream` with `values`.
+    #[inline]
     pub fn new(source: TaskId, stream: StreamId, values: impl IntoIterator<Item = Value>) -> Tuple {
+        let mut v = Values::new();
+        for x in values {
+            v.push(x);
+        }
         Tuple {
-            values: values.into_iter().collect(),
+            values: v,
             stream,
             source,
         }
