@@ -478,3 +478,71 @@ fn worker_started_before_its_peers_waits_and_connects() {
     assert_eq!(h.seen.lock().unwrap().counts, expected_words(500, 2));
     assert!(m0.tuples_sent_remote > 0 && m1.tuples_received > 0);
 }
+
+/// Worker 0 runs a spout feeding a slow bolt on worker 1 (so it gets
+/// backpressure reports) and a bolt that finishes early at shutdown; its
+/// receive thread must keep delivering those reports until its spout's
+/// sender is done, or shutdown hangs.
+#[test]
+fn backpressure_reports_outlive_early_finishing_bolts() {
+    let h = harness();
+    let other = harness();
+    let mut b = TopologyBuilder::new();
+    let (em, fin) = (h.emitted.clone(), h.finals.clone());
+    // Tasks: 0 fast-src (w0), 1 slow (w1), 2 quick (w0), 3 side-src (w1).
+    b.set_spout("fast-src", 1, move |_| SentenceSpout {
+        next: 0,
+        limit: None,
+        emitted: em.clone(),
+        finals: fin.clone(),
+    })
+    .output_fields(&["sentence", "origin"]);
+    let (seen, ex) = (h.seen.clone(), h.executed.clone());
+    b.set_bolt("slow", 1, move |c| CountBolt {
+        task: c.task_id(),
+        seen: seen.clone(),
+        executed: ex.clone(),
+        delay: Some(Duration::from_micros(50)),
+    })
+    .shuffle_grouping("fast-src");
+    let (seen, ex) = (other.seen.clone(), other.executed.clone());
+    b.set_bolt("quick", 1, move |c| CountBolt {
+        task: c.task_id(),
+        seen: seen.clone(),
+        executed: ex.clone(),
+        delay: None,
+    })
+    .shuffle_grouping("side-src");
+    let (em, fin) = (other.emitted.clone(), other.finals.clone());
+    b.set_spout("side-src", 1, move |_| SentenceSpout {
+        next: 0,
+        limit: Some(100),
+        emitted: em.clone(),
+        finals: fin.clone(),
+    })
+    .output_fields(&["sentence", "origin"]);
+    let cfg = Config {
+        executor_receive_buffer_size: 16,
+        executor_send_buffer_size: 16,
+        transfer_buffer_size: 16,
+        transfer_batch_size: 16,
+        emit_batch_size: 8,
+        spout_round: 8,
+        socket_hwm: 2,
+        shutdown_timeout: Duration::from_secs(15),
+        ..config()
+    };
+    let cluster = LocalCluster::start(b.build().unwrap(), 2, cfg).unwrap();
+    assert_eq!(cluster.assignment().tasks_of(0), vec![0, 2]);
+    wait_until("the slow bolt to be congested", || {
+        h.executed.load(Ordering::Relaxed) > 500
+            && other.emitted.load(Ordering::Relaxed) == 100
+            && cluster.metrics()[1].overflow_episodes > 0
+    });
+    cluster.shutdown().expect("shutdown drains");
+    assert_eq!(
+        h.seen.lock().unwrap().total,
+        h.emitted.load(Ordering::Relaxed)
+    );
+    assert_eq!(other.seen.lock().unwrap().total, 100);
+}

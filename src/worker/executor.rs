@@ -576,7 +576,13 @@ impl SendThread {
 
     /// Drains the outgoing ring until the logic thread is gone, then sends
     /// the end-of-stream markers.
-    pub(crate) fn run(mut self, mut outgoing: Consumer<Emitted>) {
+    pub(crate) fn run(mut self, outgoing: Consumer<Emitted>) {
+        let shared = self.shared.clone();
+        self.run_inner(outgoing);
+        shared.sender_finished();
+    }
+
+    fn run_inner(&mut self, mut outgoing: Consumer<Emitted>) {
         // Batches of at most MAX_GROUP tuples keep every incoming element
         // small (below the allocator's mmap threshold, and quick to drain).
         let max = outgoing.capacity().min(MAX_GROUP);

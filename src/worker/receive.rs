@@ -160,7 +160,7 @@ impl ReceiveThread {
         let batch = self.shared.config.receiver_buffer_size;
         let mut holding = false;
         loop {
-            if self.shared.aborted() || self.shared.bolts_left() == 0 {
+            if self.shared.aborted() || self.shared.receiver_done() {
                 break;
             }
             let wait = if holding {

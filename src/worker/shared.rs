@@ -67,6 +67,9 @@ pub(crate) struct Shared {
     stop: AtomicBool,
     abort: AtomicBool,
     bolts_left: AtomicUsize,
+    /// Local executor send threads still running (they may still wait on
+    /// backpressure reports, which the receive thread delivers).
+    senders_left: AtomicUsize,
     pub(crate) counters: WorkerCounters,
 }
 
@@ -97,6 +100,7 @@ impl Shared {
             stop: AtomicBool::new(false),
             abort: AtomicBool::new(false),
             bolts_left: AtomicUsize::new(bolts),
+            senders_left: AtomicUsize::new(local_tasks.len()),
             counters: WorkerCounters::default(),
             topology,
             assignment,
@@ -166,5 +170,15 @@ impl Shared {
 
     pub(crate) fn bolts_left(&self) -> usize {
         self.bolts_left.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn sender_finished(&self) {
+        self.senders_left.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Whether the receive thread may stop: no local bolt waits for
+    /// tuples and no local sender waits for backpressure reports.
+    pub(crate) fn receiver_done(&self) -> bool {
+        self.bolts_left() == 0 && self.senders_left.load(Ordering::Acquire) == 0
     }
 }
