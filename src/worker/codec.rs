@@ -378,37 +378,45 @@ impl Reader<'_> {
 /// all).
 pub fn decode(frame: &Bytes, limits: Limits, out: &mut Vec<WireItem>) -> Result<u8, DecodeError> {
     let start = out.len();
-    let r = decode_inner(frame, limits, out);
+    let r = decode_each(frame, limits, |item| out.push(item));
     if r.is_err() {
         out.truncate(start);
     }
     r
 }
 
-fn decode_inner(frame: &Bytes, limits: Limits, out: &mut Vec<WireItem>) -> Result<u8, DecodeError> {
+/// Decodes one frame, handing each item to `sink` as soon as it is
+/// decoded; returns the frame kind. On error some items may already have
+/// been handed over: the caller undoes them (see the receive thread).
+pub(crate) fn decode_each(
+    frame: &Bytes,
+    limits: Limits,
+    mut sink: impl FnMut(WireItem),
+) -> Result<u8, DecodeError> {
     let mut r = Reader { frame, pos: 0 };
     let kind = r.u8()?;
     if kind != KIND_DATA && kind != KIND_BACKPRESSURE {
         r.pos = 0;
         return Err(r.err("unknown frame kind"));
     }
-    let mut c = [0u8; 4];
-    for b in &mut c {
-        *b = r.u8()?;
-    }
-    let count = u32::from_le_bytes(c) as usize;
+    let count = frame_count(frame).ok_or_else(|| r.err("truncated header"))?;
+    r.pos = HEADER;
     // Every item takes at least two bytes: a count beyond that is a lie,
-    // caught before any reservation.
+    // caught before anything is decoded.
     if count > r.remaining() / 2 {
         return Err(r.err("item count exceeds the frame"));
     }
-    out.reserve(count);
     for _ in 0..count {
-        let item = r.item(kind, limits)?;
-        out.push(item);
+        sink(r.item(kind, limits)?);
     }
     if r.remaining() != 0 {
         return Err(r.err("trailing bytes after the last item"));
     }
     Ok(kind)
+}
+
+/// The item count in a frame's header, if the header is complete.
+pub(crate) fn frame_count(frame: &[u8]) -> Option<usize> {
+    let c: [u8; 4] = frame.get(1..HEADER)?.try_into().ok()?;
+    Some(u32::from_le_bytes(c) as usize)
 }

@@ -16,8 +16,7 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use super::codec::{decode, Limits, WireItem};
-use super::executor::MAX_GROUP;
+use super::codec::{decode_each, frame_count, Limits, WireItem};
 use super::shared::{Incoming, Shared};
 use super::tuple::Tuple;
 use crate::error::Error;
@@ -25,13 +24,20 @@ use crate::ring::{MpProducer, PushError};
 use crate::socket::Socket;
 use crate::sync::{Duration, Ordering, StdArc as Arc};
 
+/// The most tuples the receive thread puts in one incoming element (1024
+/// tuples of 112 bytes stay below the allocator's mmap threshold).
+const MAX_ELEMENT: usize = 1024;
+
 pub(crate) struct ReceiveThread {
     shared: Arc<Shared>,
     socket: Socket,
     incoming: Vec<MpProducer<Incoming>>,
     groups: Vec<Vec<Tuple>>,
     held: Vec<VecDeque<Incoming>>,
-    items: Vec<WireItem>,
+    /// Per group touched by the frame being decoded: its length before.
+    marks: Vec<(usize, usize)>,
+    /// End-of-stream markers and reports of the frame being decoded.
+    deferred: Vec<WireItem>,
     limits: Limits,
 }
 
@@ -51,7 +57,8 @@ impl ReceiveThread {
             incoming,
             groups: (0..n).map(|_| Vec::new()).collect(),
             held: (0..n).map(|_| VecDeque::new()).collect(),
-            items: Vec::new(),
+            marks: Vec::new(),
+            deferred: Vec::new(),
             limits,
             shared,
         }
@@ -119,41 +126,63 @@ impl ReceiveThread {
         let shared = self.shared.clone();
         let c = &shared.counters;
         c.messages_received.fetch_add(1, Ordering::Relaxed);
-        self.items.clear();
-        if let Err(e) = decode(&frame, self.limits, &mut self.items) {
+        // Keep every element at most MAX_ELEMENT tuples: hand over groups
+        // this frame could push past it before decoding into them.
+        let count = frame_count(&frame).unwrap_or(0).min(MAX_ELEMENT);
+        for li in 0..self.groups.len() {
+            if !self.groups[li].is_empty() && self.groups[li].len() + count > MAX_ELEMENT {
+                self.flush_group(li);
+            }
+        }
+        // Tuples go straight into their groups; markers and reports wait
+        // for the whole frame to decode. On a decode error the groups are
+        // cut back to where they were, so a bad frame has no effect.
+        self.marks.clear();
+        self.deferred.clear();
+        let (groups, marks, deferred) = (&mut self.groups, &mut self.marks, &mut self.deferred);
+        let mut received = 0u64;
+        let mut misrouted = 0u64;
+        let r = decode_each(&frame, self.limits, |item| match item {
+            WireItem::Tuple { dest, tuple } => match shared.local_index(dest) {
+                Some(li) => {
+                    let g = &mut groups[li];
+                    if !marks.iter().any(|&(l, _)| l == li) {
+                        marks.push((li, g.len()));
+                    }
+                    g.push(tuple);
+                    received += 1;
+                }
+                None => misrouted += 1,
+            },
+            other => deferred.push(other),
+        });
+        if let Err(e) = r {
+            for &(li, len) in self.marks.iter() {
+                self.groups[li].truncate(len);
+            }
+            self.deferred.clear();
             c.decode_errors.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(worker = self.shared.index, error = %e, "dropping malformed frame");
+            tracing::warn!(worker = shared.index, error = %e, "dropping malformed frame");
             return;
         }
-        let mut items = std::mem::take(&mut self.items);
-        for item in items.drain(..) {
+        c.tuples_received.fetch_add(received, Ordering::Relaxed);
+        c.misrouted.fetch_add(misrouted, Ordering::Relaxed);
+        let mut deferred = std::mem::take(&mut self.deferred);
+        for item in deferred.drain(..) {
             match item {
-                WireItem::Tuple { dest, tuple } => match self.shared.local_index(dest) {
-                    Some(li) => {
-                        self.groups[li].push(tuple);
-                        c.tuples_received.fetch_add(1, Ordering::Relaxed);
-                        if self.groups[li].len() >= MAX_GROUP {
-                            self.flush_group(li);
-                        }
-                    }
-                    None => {
-                        c.misrouted.fetch_add(1, Ordering::Relaxed);
-                    }
-                },
                 WireItem::Eos { from, to } => {
-                    if let Some(li) = self.shared.local_index(to) {
+                    if let Some(li) = shared.local_index(to) {
                         self.flush_group(li);
                         self.enqueue(li, Incoming::Eos(from));
                     } else {
                         c.misrouted.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                WireItem::Backpressure { task, on } => {
-                    self.shared.set_remote_congested(task, on);
-                }
+                WireItem::Backpressure { task, on } => shared.set_remote_congested(task, on),
+                WireItem::Tuple { .. } => {}
             }
         }
-        self.items = items;
+        self.deferred = deferred;
     }
 
     pub(crate) fn run(mut self) {
