@@ -546,3 +546,40 @@ fn backpressure_reports_outlive_early_finishing_bolts() {
     );
     assert_eq!(other.seen.lock().unwrap().total, 100);
 }
+
+/// Garbage and half-valid frames sent to a worker's port are rejected
+/// whole (counted, logged), and the worker carries on.
+#[test]
+fn malformed_frames_from_the_network_are_rejected_whole() {
+    use ringmq::worker::codec::BatchEncoder;
+    use ringmq::worker::StreamId;
+    let h = harness();
+    let mut b = TopologyBuilder::new();
+    wordcount(&mut b, &h, 1, 1, 1, Some(10));
+    let cluster = LocalCluster::start(b.build().unwrap(), 1, config()).unwrap();
+    let ctx = ringmq::Context::new();
+    let push = ctx.socket(ringmq::SocketType::Push).unwrap();
+    push.connect(cluster.assignment().endpoint(0)).unwrap();
+    // Task 2 is the count bolt: a valid tuple for it, then a stray byte.
+    let mut enc = BatchEncoder::new();
+    enc.push_tuple(
+        2,
+        &Tuple::new(1, StreamId::DEFAULT, [Value::from("intruder")]),
+    );
+    let mut bad = enc.finish().unwrap().to_vec();
+    bad.push(0);
+    push.send(bad).unwrap();
+    push.send(&b"\x01\xff\xff\xff\xff"[..]).unwrap();
+    push.send(&b""[..]).unwrap();
+    push.send(&b"\x09junk"[..]).unwrap();
+    wait_until("the frames to be rejected", || {
+        cluster.metrics()[0].decode_errors == 4
+    });
+    wait_until("the spout", || h.emitted.load(Ordering::Relaxed) == 10);
+    let m = cluster.shutdown().unwrap();
+    assert_eq!(m[0].decode_errors, 4);
+    assert_eq!(m[0].tuples_received, 0);
+    let seen = h.seen.lock().unwrap();
+    assert!(!seen.counts.contains_key("intruder"));
+    assert_eq!(seen.counts, expected_words(10, 1));
+}
