@@ -321,3 +321,53 @@ pub fn greeting(data: &[u8]) {
         }
     }
 }
+
+/// Worker tuple batches: decoding arbitrary bytes never panics or
+/// over-allocates; what decodes re-encodes to a frame that decodes to the
+/// same items (canonical form), and a failed decode leaves the output
+/// untouched. The first byte picks the task/stream limits.
+pub fn tuple_batch(data: &[u8]) {
+    use crate::worker::codec::{decode, BatchEncoder, Limits, WireItem, KIND_BACKPRESSURE};
+
+    let Some((&sel, frame)) = data.split_first() else {
+        return;
+    };
+    let limits = Limits {
+        tasks: 1 + u32::from(sel & 0x0f) * 17,
+        streams: 1 + u16::from(sel >> 4),
+    };
+    let frame = bytes::Bytes::copy_from_slice(frame);
+    let mut items = vec![WireItem::Eos { from: 0, to: 0 }];
+    match decode(&frame, limits, &mut items) {
+        Err(e) => {
+            assert_eq!(items.len(), 1, "failed decode must not append");
+            assert!(e.offset <= frame.len(), "error offset beyond the frame");
+            assert!(!e.to_string().is_empty());
+        }
+        Ok(kind) => {
+            let items = &items[1..];
+            // Every item takes at least two bytes.
+            assert!(items.len() * 2 <= frame.len());
+            let mut enc = BatchEncoder::new();
+            for it in items {
+                match it {
+                    WireItem::Tuple { dest, tuple } => enc.push_tuple(*dest, tuple),
+                    WireItem::Eos { from, to } => enc.push_eos(*from, *to),
+                    WireItem::Backpressure { task, on } => enc.push_backpressure(*task, *on),
+                }
+            }
+            match enc.finish() {
+                None => assert!(items.is_empty()),
+                Some(again) => {
+                    let mut back = Vec::new();
+                    let k = decode(&again, limits, &mut back).expect("re-encoded frame decodes");
+                    assert_eq!(k, kind);
+                    assert_eq!(back, items, "round trip changed the items");
+                    if kind == KIND_BACKPRESSURE || !items.is_empty() {
+                        assert!(again.len() <= frame.len(), "canonical form is never longer");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -18,6 +18,7 @@
 //! | `pipe` | the rings between a socket and each peer |
 //! | `reactor` | the I/O threads (mio event loops) |
 //! | [`socket`] | [`Context`], [`Socket`], options, the socket types |
+//! | [`worker`] | the Storm worker path: topologies over rings and sockets |
 //!
 //! ```
 //! use ringmq::{Context, SocketType};
@@ -45,6 +46,7 @@ pub(crate) mod reactor;
 pub mod ring;
 pub mod socket;
 pub mod transport;
+pub mod worker;
 pub mod zmtp;
 
 #[doc(hidden)]

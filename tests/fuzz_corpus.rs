@@ -43,3 +43,8 @@ fn handshake_client_corpus() {
 fn greeting_corpus() {
     replay("greeting", ringmq::fuzzing::greeting);
 }
+
+#[test]
+fn tuple_batch_corpus() {
+    replay("tuple_batch", ringmq::fuzzing::tuple_batch);
+}
