@@ -82,10 +82,12 @@ fn ringmq_spsc_batch(n: u64) -> Duration {
     let mut got = 0u64;
     while got < n {
         if let Ok(b) = rx.try_pop_batch(CAP) {
-            got += b.len() as u64;
-            for v in b {
+            let (x, y) = b.as_slices();
+            got += (x.len() + y.len()) as u64;
+            for &v in x.iter().chain(y) {
                 sum = sum.wrapping_add(v);
             }
+            b.consume();
         } else {
             spin_loop();
         }

@@ -173,39 +173,49 @@ impl<T> Consumer<T> {
             self.release_now();
             return Err(self.empty_error());
         }
-        // SAFETY: `head < avail`, so the slot is published (seen through an
-        // acquire load) and not yet read; we are the only reader.
+        // SAFETY: `ready(1)` found `head < avail`.
+        Ok(unsafe { self.take_one() })
+    }
+
+    /// Reads the item at `head` and moves past it, releasing slots per
+    /// [`set_release_every`](Self::set_release_every).
+    ///
+    /// # Safety
+    /// `head < avail`: the slot is published (seen through an acquire load)
+    /// and not yet read.
+    #[inline(always)]
+    unsafe fn take_one(&mut self) -> T {
+        // SAFETY: per this function's contract the slot holds a published,
+        // unread item; we are the only reader.
         let item = unsafe { self.ring.read(self.head) };
         self.head += 1;
         if self.head - self.released >= self.release_every {
             self.release();
         }
-        Ok(item)
+        item
     }
 
     /// Pops one item, waiting per the ring's wait strategy. Fails only with
     /// `Disconnected` (every producer gone and the ring drained).
+    #[inline]
     pub fn pop(&mut self) -> Result<T, PopError> {
-        match self.try_pop() {
-            Err(PopError::Empty) => {
-                self.wait_ready(Deadline::never())
-                    .map_err(|_| PopError::Disconnected)?;
-                self.try_pop()
-            }
-            r => r,
+        if self.ready(1) == 0 {
+            self.wait_ready(Deadline::never())
+                .map_err(|_| PopError::Disconnected)?;
         }
+        // SAFETY: `ready(1)` (or `wait_ready`, which returns `Ok` only then)
+        // found `head < avail`.
+        Ok(unsafe { self.take_one() })
     }
 
     /// Pops one item, waiting at most `timeout`.
     pub fn pop_timeout(&mut self, timeout: Duration) -> Result<T, PopTimeoutError> {
-        match self.try_pop() {
-            Ok(v) => Ok(v),
-            Err(PopError::Disconnected) => Err(PopTimeoutError::Disconnected),
-            Err(PopError::Empty) => {
-                self.wait_ready(Deadline::after(timeout))?;
-                self.try_pop().map_err(|_| PopTimeoutError::Disconnected)
-            }
+        if self.ready(1) == 0 {
+            self.wait_ready(Deadline::after(timeout))?;
         }
+        // SAFETY: `ready(1)` (or `wait_ready`, which returns `Ok` only then)
+        // found `head < avail`.
+        Ok(unsafe { self.take_one() })
     }
 
     /// Takes everything published so far, up to `max` items, as a [`Batch`].
@@ -435,6 +445,50 @@ pub struct Batch<'a, T> {
 impl<T> fmt::Debug for Batch<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Batch").field("len", &self.len()).finish()
+    }
+}
+
+impl<T: Copy> Batch<'_, T> {
+    /// The items not yet taken, in order, borrowed in place as at most two
+    /// slices (the second is non-empty when the batch wraps around the end
+    /// of the ring). For `Copy` items, so that reading them by reference
+    /// leaves nothing to drop; [`consume`](Self::consume) then takes them
+    /// all. (Not under loom, whose cells are not laid out like `T`.)
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = ringmq::ring::spsc::<u32>(4).unwrap();
+    /// tx.try_push_batch(0..3).unwrap();
+    /// rx.try_pop_batch(3).unwrap().consume();
+    /// tx.try_push_batch(3..7).unwrap(); // wraps around the end
+    /// let batch = rx.try_pop_batch(8).unwrap();
+    /// let (a, b) = batch.as_slices();
+    /// assert_eq!((a, b), (&[3][..], &[4, 5, 6][..]));
+    /// batch.consume();
+    /// assert!(rx.is_empty());
+    /// ```
+    #[cfg(not(loom))]
+    pub fn as_slices(&self) -> (&[T], &[T]) {
+        let head = self.consumer.head;
+        let n = (self.end - head) as usize;
+        let cap = self.consumer.core.capacity;
+        let first = n.min(cap - (head & self.consumer.core.mask) as usize);
+        // SAFETY: `head..end` is published (`end <= avail`, seen with
+        // acquire) and unread; the two ranges split it at the end of the
+        // slot array, so neither wraps; the slots are released only when
+        // this batch (which the slices borrow) is dropped.
+        unsafe {
+            (
+                self.consumer.ring.slice(head, first),
+                self.consumer.ring.slice(head + first as u64, n - first),
+            )
+        }
+    }
+
+    /// Takes every item of the batch without moving it out (after reading
+    /// them through [`as_slices`](Self::as_slices)); the slots are released
+    /// with one store.
+    pub fn consume(self) {
+        self.consumer.head = self.end;
     }
 }
 

@@ -155,6 +155,7 @@ impl<T> Producer<T> {
 
     /// Pushes one item, waiting for room per the ring's wait strategy. Fails
     /// only with `Disconnected`.
+    #[inline]
     pub fn push(&mut self, item: T) -> Result<(), PushError<T>> {
         match self.try_push(item) {
             Err(PushError::Full(v)) => unbounded(self.push_wait(v, Deadline::never())),
@@ -555,6 +556,7 @@ impl<T> MpProducer<T> {
 
     /// Pushes one item, waiting for room per the ring's wait strategy. Fails
     /// only with `Disconnected`.
+    #[inline]
     pub fn push(&self, item: T) -> Result<(), PushError<T>> {
         match self.try_push(item) {
             Err(PushError::Full(v)) => unbounded(wait_push(

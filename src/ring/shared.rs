@@ -438,6 +438,27 @@ impl<T> Ring<T> {
         });
     }
 
+    /// The items of `len` consecutive sequences from `seq`, borrowed in
+    /// place.
+    ///
+    /// # Safety
+    /// The caller is the consumer; every sequence in `seq..seq + len` is
+    /// published (observed with acquire) and not yet read or released, and
+    /// the range does not wrap around the end of the slot array. The slots
+    /// must stay unreleased while the slice lives.
+    #[cfg(not(loom))]
+    #[inline]
+    pub(crate) unsafe fn slice(&self, seq: u64, len: usize) -> &[T] {
+        let i = (seq & self.core.mask) as usize;
+        debug_assert!(i + len <= self.slots.len());
+        // SAFETY: a slot is `UnsafeCell<MaybeUninit<T>>`, both wrappers
+        // `repr(transparent)`, so `len` slots from `i` are laid out as a
+        // `[T; len]`; they lie inside the array (no wrap, per the contract)
+        // and hold initialised items that no producer writes until they are
+        // released, which the borrow of the consumer prevents meanwhile.
+        unsafe { std::slice::from_raw_parts(self.slots.as_ptr().add(i).cast::<T>(), len) }
+    }
+
     /// Moves the item out of the slot of `seq`.
     ///
     /// # Safety

@@ -875,3 +875,26 @@ fn deferred_release_hands_slots_back_in_groups_and_when_empty() {
     assert_eq!(tx.free_slots(), 8, "announcing sleep releases first");
     assert_eq!(rx.stats().total_popped(), 9);
 }
+
+#[test]
+fn batch_slices_borrow_items_in_place_across_wraparound() {
+    let (mut tx, mut rx) = spsc::<u64>(8).unwrap();
+    let mut next = 0u64;
+    let mut expect = 0u64;
+    for round in 0..20u64 {
+        let n = (round % 7) + 1;
+        let items: Vec<u64> = (next..next + n).collect();
+        tx.try_push_batch(items.into_iter()).unwrap();
+        next += n;
+        let batch = rx.try_pop_batch(8).unwrap();
+        let (a, b) = batch.as_slices();
+        assert_eq!(a.len() + b.len(), n as usize);
+        for &v in a.iter().chain(b) {
+            assert_eq!(v, expect);
+            expect += 1;
+        }
+        batch.consume();
+        assert!(rx.is_empty());
+        assert_eq!(tx.free_slots(), 8);
+    }
+}
