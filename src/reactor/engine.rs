@@ -396,8 +396,15 @@ impl Engine {
             // The buffer is zero-filled before each read (safe code cannot
             // read into uninitialised memory), so the size adapts: small
             // while reads come back small (latency), doubling while they
-            // fill it (throughput, large frames).
-            let want = self.read_size.min(self.conn.recv_reserve_hint(&self.rx));
+            // fill it (throughput). A large frame partly received asks for
+            // the rest of it at once (bounded by the protocol's hint): those
+            // bytes are on their way anyway.
+            let hint = self.conn.recv_reserve_hint(&self.rx);
+            let want = if hint > zmtp::READ_CHUNK {
+                hint
+            } else {
+                self.read_size.min(hint)
+            };
             let old = self.rx.len();
             self.rx.resize(old + want, 0);
             let r = self.stream.read(&mut self.rx[old..]);
