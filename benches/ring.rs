@@ -73,9 +73,7 @@ fn ringmq_spsc_batch(n: u64) -> Duration {
                 spin_loop();
                 continue;
             }
-            while c.push(i).is_ok() {
-                i += 1;
-            }
+            i += c.fill_from_iter(i..n) as u64;
         }
     });
     let mut sum = 0u64;

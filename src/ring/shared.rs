@@ -438,6 +438,21 @@ impl<T> Ring<T> {
         });
     }
 
+    /// A raw pointer to the item storage of the slot of `seq` (not under
+    /// loom, whose cells are not laid out like `T`). Writing through it is
+    /// subject to the same contract as [`Ring::write`].
+    #[cfg(not(loom))]
+    #[inline(always)]
+    pub(crate) fn slot_ptr(&self, seq: u64) -> *mut T {
+        let i = (seq & self.core.mask) as usize;
+        debug_assert!(i < self.slots.len());
+        // SAFETY: `i < slots.len()` (mask is `len - 1`), so the offset stays
+        // inside the array; the result points into an `UnsafeCell`, whose
+        // contents may be written through a pointer derived from a shared
+        // reference, and `UnsafeCell<MaybeUninit<T>>` is laid out as `T`.
+        unsafe { self.slots.as_ptr().add(i).cast::<T>().cast_mut() }
+    }
+
     /// The items of `len` consecutive sequences from `seq`, borrowed in
     /// place.
     ///

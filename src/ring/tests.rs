@@ -898,3 +898,27 @@ fn batch_slices_borrow_items_in_place_across_wraparound() {
         assert_eq!(tx.free_slots(), 8);
     }
 }
+
+#[test]
+fn claim_fill_from_iter_wraps_and_stops_at_either_end() {
+    let (mut tx, mut rx) = spsc::<String>(4).unwrap();
+    let mut next = 0u32;
+    for round in 0..10u32 {
+        let want = (round % 4) as usize + 1;
+        let mut claim = tx.claim(4);
+        let written = claim.fill_from_iter((next..next + want as u32).map(|i| i.to_string()));
+        assert_eq!(written, want, "the iterator ran out first");
+        claim.commit();
+        let got: Vec<String> = rx.try_pop_batch(4).unwrap().collect();
+        let expect: Vec<String> = (next..next + want as u32).map(|i| i.to_string()).collect();
+        assert_eq!(got, expect);
+        next += want as u32;
+    }
+    // The claim runs out first: the rest stays in the iterator.
+    let mut it = (0..10).map(|i: u32| i.to_string());
+    let mut claim = tx.claim(3);
+    assert_eq!(claim.fill_from_iter(&mut it), 3);
+    drop(claim);
+    assert_eq!(it.next().as_deref(), Some("3"));
+    assert_eq!(rx.len(), 3);
+}
