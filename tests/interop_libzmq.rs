@@ -1,29 +1,16 @@
 //! PUSH/PULL and PAIR against real libzmq (built from source by the `zmq`
 //! crate), over TCP and IPC, in both directions.
 
+mod common;
+
+use common::{sock, unused_tcp_endpoint, zsock, WAIT};
+
 use std::time::Duration;
 
 use ringmq::{Context, Error, SocketType};
 
-const WAIT: Duration = Duration::from_secs(10);
-
 fn zctx() -> zmq::Context {
     zmq::Context::new()
-}
-
-fn zsock(ctx: &zmq::Context, kind: zmq::SocketType) -> zmq::Socket {
-    let s = ctx.socket(kind).unwrap();
-    s.set_rcvtimeo(WAIT.as_millis() as i32).unwrap();
-    s.set_sndtimeo(WAIT.as_millis() as i32).unwrap();
-    s.set_linger(2000).unwrap();
-    s
-}
-
-fn rsock(ctx: &Context, kind: SocketType) -> ringmq::Socket {
-    let s = ctx.socket(kind).unwrap();
-    s.set_rcvtimeo(Some(WAIT)).unwrap();
-    s.set_sndtimeo(Some(WAIT)).unwrap();
-    s
 }
 
 fn zbind(s: &zmq::Socket, ep: &str) -> String {
@@ -46,7 +33,7 @@ fn ringmq_push_to_libzmq_pull(ep: &str) {
     let pull = zsock(&z, zmq::PULL);
     let ep = zbind(&pull, ep);
     let ctx = Context::new();
-    let push = rsock(&ctx, SocketType::Push);
+    let push = sock(&ctx, SocketType::Push);
     push.connect(&ep).unwrap();
     for i in 0..1000u32 {
         push.send(i.to_be_bytes().to_vec()).unwrap();
@@ -59,7 +46,7 @@ fn ringmq_push_to_libzmq_pull(ep: &str) {
 
 fn libzmq_push_to_ringmq_pull(ep: &str) {
     let ctx = Context::new();
-    let pull = rsock(&ctx, SocketType::Pull);
+    let pull = sock(&ctx, SocketType::Pull);
     let ep = pull.bind(ep).unwrap();
     let z = zctx();
     let push = zsock(&z, zmq::PUSH);
@@ -99,7 +86,7 @@ fn pair_both_ways_with_either_side_binding() {
     // ringmq binds, libzmq connects.
     let ctx = Context::new();
     let z = zctx();
-    let a = rsock(&ctx, SocketType::Pair);
+    let a = sock(&ctx, SocketType::Pair);
     let ep = a.bind("tcp://127.0.0.1:*").unwrap();
     let b = zsock(&z, zmq::PAIR);
     b.connect(&ep).unwrap();
@@ -111,7 +98,7 @@ fn pair_both_ways_with_either_side_binding() {
     // libzmq binds, ringmq connects.
     let c = zsock(&z, zmq::PAIR);
     let ep = zbind(&c, "tcp://127.0.0.1:*");
-    let d = rsock(&ctx, SocketType::Pair);
+    let d = sock(&ctx, SocketType::Pair);
     d.connect(&ep).unwrap();
     d.send("hello").unwrap();
     assert_eq!(c.recv_bytes(0).unwrap(), b"hello");
@@ -123,7 +110,7 @@ fn pair_both_ways_with_either_side_binding() {
 fn multipart_with_empty_frames_both_ways() {
     let ctx = Context::new();
     let z = zctx();
-    let pull = rsock(&ctx, SocketType::Pull);
+    let pull = sock(&ctx, SocketType::Pull);
     let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
     let zpush = zsock(&z, zmq::PUSH);
     zpush.connect(&ep).unwrap();
@@ -135,7 +122,7 @@ fn multipart_with_empty_frames_both_ways() {
 
     let zpull = zsock(&z, zmq::PULL);
     let ep2 = zbind(&zpull, "tcp://127.0.0.1:*");
-    let push = rsock(&ctx, SocketType::Push);
+    let push = sock(&ctx, SocketType::Push);
     push.connect(&ep2).unwrap();
     push.send_multipart(parts.iter().copied()).unwrap();
     let got = zpull.recv_multipart(0).unwrap();
@@ -152,13 +139,13 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 fn large_messages_both_ways() {
     let ctx = Context::new();
     let z = zctx();
-    let pull = rsock(&ctx, SocketType::Pull);
+    let pull = sock(&ctx, SocketType::Pull);
     let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
     let zpush = zsock(&z, zmq::PUSH);
     zpush.connect(&ep).unwrap();
     let zpull = zsock(&z, zmq::PULL);
     let ep2 = zbind(&zpull, "tcp://127.0.0.1:*");
-    let push = rsock(&ctx, SocketType::Push);
+    let push = sock(&ctx, SocketType::Push);
     push.connect(&ep2).unwrap();
     for (i, size) in [1 << 20, 16 << 20].into_iter().enumerate() {
         let body = pattern(size, i as u8);
@@ -177,7 +164,7 @@ fn large_messages_both_ways() {
 fn hundred_thousand_in_order_none_lost() {
     let ctx = Context::new();
     let z = zctx();
-    let pull = rsock(&ctx, SocketType::Pull);
+    let pull = sock(&ctx, SocketType::Pull);
     let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
     let zpush = zsock(&z, zmq::PUSH);
     zpush.connect(&ep).unwrap();
@@ -198,7 +185,7 @@ fn hundred_thousand_in_order_none_lost() {
     // And the other way.
     let zpull = zsock(&z, zmq::PULL);
     let ep2 = zbind(&zpull, "tcp://127.0.0.1:*");
-    let push = rsock(&ctx, SocketType::Push);
+    let push = sock(&ctx, SocketType::Push);
     push.connect(&ep2).unwrap();
     let receiver = std::thread::spawn(move || {
         for i in 0..n {
@@ -215,17 +202,13 @@ fn hundred_thousand_in_order_none_lost() {
 #[test]
 fn libzmq_connects_before_ringmq_binds() {
     // Reserve a port, free it, have libzmq connect to it, then bind it.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let ep = format!("tcp://127.0.0.1:{port}");
+    let ep = unused_tcp_endpoint();
     let z = zctx();
     let zpush = zsock(&z, zmq::PUSH);
     zpush.connect(&ep).unwrap();
     std::thread::sleep(Duration::from_millis(150));
     let ctx = Context::new();
-    let pull = rsock(&ctx, SocketType::Pull);
+    let pull = sock(&ctx, SocketType::Pull);
     pull.bind(&ep).unwrap();
     zpush.send("late", 0).unwrap();
     assert_eq!(&pull.recv().unwrap()[..], b"late");
@@ -233,18 +216,14 @@ fn libzmq_connects_before_ringmq_binds() {
 
 #[test]
 fn ringmq_side_restarted_mid_stream_resumes() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let ep = format!("tcp://127.0.0.1:{port}");
+    let ep = unused_tcp_endpoint();
     let z = zctx();
     let zpush = zsock(&z, zmq::PUSH);
     zpush.set_reconnect_ivl(20).unwrap();
     zpush.connect(&ep).unwrap();
     {
         let ctx = Context::new();
-        let pull = rsock(&ctx, SocketType::Pull);
+        let pull = sock(&ctx, SocketType::Pull);
         pull.set_linger(Some(Duration::ZERO)).unwrap();
         pull.bind(&ep).unwrap();
         zpush.send("before", 0).unwrap();
@@ -252,7 +231,7 @@ fn ringmq_side_restarted_mid_stream_resumes() {
         // The ringmq side goes away (context and socket dropped).
     }
     let ctx = Context::new();
-    let pull = rsock(&ctx, SocketType::Pull);
+    let pull = sock(&ctx, SocketType::Pull);
     pull.bind(&ep).unwrap();
     // libzmq reconnects by itself; messages sent now arrive on the new side.
     for i in 0..100u32 {
@@ -265,13 +244,9 @@ fn ringmq_side_restarted_mid_stream_resumes() {
 
 #[test]
 fn ringmq_connecter_survives_libzmq_restart() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let ep = format!("tcp://127.0.0.1:{port}");
+    let ep = unused_tcp_endpoint();
     let ctx = Context::new();
-    let push = rsock(&ctx, SocketType::Push);
+    let push = sock(&ctx, SocketType::Push);
     push.set_reconnect_ivl(Some(Duration::from_millis(20)))
         .unwrap();
     let mut mon = push.monitor().unwrap();
@@ -303,7 +278,7 @@ fn ringmq_connecter_survives_libzmq_restart() {
 #[test]
 fn maxmsgsize_violation_disconnects_only_that_peer() {
     let ctx = Context::new();
-    let pull = rsock(&ctx, SocketType::Pull);
+    let pull = sock(&ctx, SocketType::Pull);
     pull.set_maxmsgsize(Some(1024)).unwrap();
     let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
     let z = zctx();

@@ -3,39 +3,19 @@
 //! ROUTER_MANDATORY, REQ/REP with multipart bodies, heartbeats. Every wait
 //! is bounded (RCVTIMEO/SNDTIMEO); nothing depends on timing to pass.
 
+mod common;
+
+use common::{sock, strs, zsock, WAIT};
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
 use ringmq::{Context, Error, Msg, SocketType};
 
-const WAIT: Duration = Duration::from_secs(10);
-
-fn zsock(ctx: &zmq::Context, kind: zmq::SocketType) -> zmq::Socket {
-    let s = ctx.socket(kind).unwrap();
-    s.set_rcvtimeo(WAIT.as_millis() as i32).unwrap();
-    s.set_sndtimeo(WAIT.as_millis() as i32).unwrap();
-    s.set_linger(1000).unwrap();
-    s
-}
-
-fn rsock(ctx: &Context, kind: SocketType) -> ringmq::Socket {
-    let s = ctx.socket(kind).unwrap();
-    s.set_rcvtimeo(Some(WAIT)).unwrap();
-    s.set_sndtimeo(Some(WAIT)).unwrap();
-    s
-}
-
 fn zbind(s: &zmq::Socket) -> String {
     s.bind("tcp://127.0.0.1:*").unwrap();
     s.get_last_endpoint().unwrap().unwrap()
-}
-
-fn strs(parts: &[Msg]) -> Vec<String> {
-    parts
-        .iter()
-        .map(|m| String::from_utf8_lossy(m).into_owned())
-        .collect()
 }
 
 fn zstrs(parts: &[Vec<u8>]) -> Vec<String> {
@@ -51,7 +31,7 @@ const WANTED: [&str; 4] = ["a.1", "b.x1", "a.2", "end"];
 #[test]
 fn ringmq_pub_to_libzmq_sub_filters() {
     let ctx = Context::new();
-    let publ = rsock(&ctx, SocketType::Pub);
+    let publ = sock(&ctx, SocketType::Pub);
     let ep = publ.bind("tcp://127.0.0.1:*").unwrap();
     let z = zmq::Context::new();
     let sub = zsock(&z, zmq::SUB);
@@ -86,7 +66,7 @@ fn libzmq_pub_to_ringmq_sub_filters() {
     let publ = zsock(&z, zmq::PUB);
     let ep = zbind(&publ);
     let ctx = Context::new();
-    let sub = rsock(&ctx, SocketType::Sub);
+    let sub = sock(&ctx, SocketType::Sub);
     for t in ["sync", "a.", "b.x", "end"] {
         sub.subscribe(t).unwrap();
     }
@@ -113,7 +93,7 @@ fn libzmq_pub_to_ringmq_sub_filters() {
 #[test]
 fn ringmq_xpub_receives_libzmq_sub_subscribe_and_unsubscribe() {
     let ctx = Context::new();
-    let xpub = rsock(&ctx, SocketType::XPub);
+    let xpub = sock(&ctx, SocketType::XPub);
     let ep = xpub.bind("tcp://127.0.0.1:*").unwrap();
     let z = zmq::Context::new();
     let sub = zsock(&z, zmq::SUB);
@@ -132,11 +112,11 @@ fn libzmq_xpub_receives_ringmq_xsub_and_sub() {
     let xpub = zsock(&z, zmq::XPUB);
     let ep = zbind(&xpub);
     let ctx = Context::new();
-    let sub = rsock(&ctx, SocketType::Sub);
+    let sub = sock(&ctx, SocketType::Sub);
     sub.connect(&ep).unwrap();
     sub.subscribe("t1").unwrap();
     assert_eq!(xpub.recv_bytes(0).unwrap(), b"\x01t1");
-    let xsub = rsock(&ctx, SocketType::XSub);
+    let xsub = sock(&ctx, SocketType::XSub);
     xsub.connect(&ep).unwrap();
     xsub.send(&b"\x01t2"[..]).unwrap();
     assert_eq!(xpub.recv_bytes(0).unwrap(), b"\x01t2");
@@ -149,7 +129,7 @@ fn libzmq_xpub_receives_ringmq_xsub_and_sub() {
 #[test]
 fn ringmq_router_with_libzmq_dealers() {
     let ctx = Context::new();
-    let router = rsock(&ctx, SocketType::Router);
+    let router = sock(&ctx, SocketType::Router);
     let ep = router.bind("tcp://127.0.0.1:*").unwrap();
     let z = zmq::Context::new();
     let named = zsock(&z, zmq::DEALER);
@@ -195,10 +175,10 @@ fn libzmq_router_with_ringmq_dealers() {
     router.set_router_mandatory(true).unwrap();
     let ep = zbind(&router);
     let ctx = Context::new();
-    let named = rsock(&ctx, SocketType::Dealer);
+    let named = sock(&ctx, SocketType::Dealer);
     named.set_routing_id("rdealer").unwrap();
     named.connect(&ep).unwrap();
-    let anon = rsock(&ctx, SocketType::Dealer);
+    let anon = sock(&ctx, SocketType::Dealer);
     anon.connect(&ep).unwrap();
     named.send("n").unwrap();
     anon.send("a").unwrap();
@@ -230,7 +210,7 @@ fn ringmq_req_to_libzmq_rep_multipart() {
     let rep = zsock(&z, zmq::REP);
     let ep = zbind(&rep);
     let ctx = Context::new();
-    let req = rsock(&ctx, SocketType::Req);
+    let req = sock(&ctx, SocketType::Req);
     req.connect(&ep).unwrap();
     for i in 0..20 {
         req.send_multipart([format!("q{i}"), String::new(), "tail".into()])
@@ -252,7 +232,7 @@ fn ringmq_req_to_libzmq_rep_multipart() {
 #[test]
 fn libzmq_req_to_ringmq_rep_multipart() {
     let ctx = Context::new();
-    let rep = rsock(&ctx, SocketType::Rep);
+    let rep = sock(&ctx, SocketType::Rep);
     let ep = rep.bind("tcp://127.0.0.1:*").unwrap();
     let z = zmq::Context::new();
     let req = zsock(&z, zmq::REQ);
@@ -274,9 +254,9 @@ fn libzmq_req_to_ringmq_rep_multipart() {
 fn libzmq_req_through_ringmq_router_dealer_chain_to_libzmq_rep() {
     // REQ -> ringmq ROUTER | ringmq DEALER -> REP: envelopes pass through.
     let ctx = Context::new();
-    let front = rsock(&ctx, SocketType::Router);
+    let front = sock(&ctx, SocketType::Router);
     let fep = front.bind("tcp://127.0.0.1:*").unwrap();
-    let back = rsock(&ctx, SocketType::Dealer);
+    let back = sock(&ctx, SocketType::Dealer);
     let bep = back.bind("tcp://127.0.0.1:*").unwrap();
     let z = zmq::Context::new();
     let rep = zsock(&z, zmq::REP);
@@ -320,7 +300,7 @@ fn heartbeats_with_libzmq_peer_keep_the_link() {
     mon.connect("inproc://hb-mon").unwrap();
     let ep = zbind(&router);
     let ctx = Context::new();
-    let dealer = rsock(&ctx, SocketType::Dealer);
+    let dealer = sock(&ctx, SocketType::Dealer);
     dealer
         .set_heartbeat_ivl(Some(Duration::from_millis(50)))
         .unwrap();
@@ -351,7 +331,7 @@ fn heartbeats_with_libzmq_peer_keep_the_link() {
 #[test]
 fn silent_peer_is_dropped_by_heartbeat() {
     let ctx = Context::new();
-    let router = rsock(&ctx, SocketType::Router);
+    let router = sock(&ctx, SocketType::Router);
     router
         .set_heartbeat_ivl(Some(Duration::from_millis(50)))
         .unwrap();
@@ -401,13 +381,13 @@ fn silent_peer_is_dropped_by_heartbeat() {
 #[test]
 fn ringmq_xsub_xpub_proxy_between_libzmq_pub_and_sub() {
     let ctx = Context::new();
-    let xsub = rsock(&ctx, SocketType::XSub);
+    let xsub = sock(&ctx, SocketType::XSub);
     let up = xsub.bind("tcp://127.0.0.1:*").unwrap();
-    let xpub = rsock(&ctx, SocketType::XPub);
+    let xpub = sock(&ctx, SocketType::XPub);
     let down = xpub.bind("tcp://127.0.0.1:*").unwrap();
-    let control = rsock(&ctx, SocketType::Pair);
+    let control = sock(&ctx, SocketType::Pair);
     control.bind("inproc://interop-proxy-ctl").unwrap();
-    let steer = rsock(&ctx, SocketType::Pair);
+    let steer = sock(&ctx, SocketType::Pair);
     steer.connect("inproc://interop-proxy-ctl").unwrap();
     let proxy = std::thread::spawn(move || ringmq::proxy_steerable(&xsub, &xpub, None, &control));
 
@@ -444,7 +424,7 @@ fn ringmq_req_to_libzmq_router_envelope() {
     let router = zsock(&z, zmq::ROUTER);
     let ep = zbind(&router);
     let ctx = Context::new();
-    let req = rsock(&ctx, SocketType::Req);
+    let req = sock(&ctx, SocketType::Req);
     req.set_routing_id("rq").unwrap();
     req.connect(&ep).unwrap();
     req.send_multipart(["a", "b"]).unwrap();
@@ -459,7 +439,7 @@ fn ringmq_req_to_libzmq_router_envelope() {
 #[test]
 fn libzmq_dealer_to_ringmq_rep_and_ringmq_dealer_to_libzmq_rep() {
     let ctx = Context::new();
-    let rep = rsock(&ctx, SocketType::Rep);
+    let rep = sock(&ctx, SocketType::Rep);
     let ep = rep.bind("tcp://127.0.0.1:*").unwrap();
     let z = zmq::Context::new();
     let dealer = zsock(&z, zmq::DEALER);
@@ -471,7 +451,7 @@ fn libzmq_dealer_to_ringmq_rep_and_ringmq_dealer_to_libzmq_rep() {
 
     let zrep = zsock(&z, zmq::REP);
     let zep = zbind(&zrep);
-    let rdealer = rsock(&ctx, SocketType::Dealer);
+    let rdealer = sock(&ctx, SocketType::Dealer);
     rdealer.connect(&zep).unwrap();
     rdealer.send_multipart(["", "hello"]).unwrap();
     assert_eq!(zrep.recv_bytes(0).unwrap(), b"hello");
@@ -482,7 +462,7 @@ fn libzmq_dealer_to_ringmq_rep_and_ringmq_dealer_to_libzmq_rep() {
 #[test]
 fn libzmq_xsub_to_ringmq_xpub() {
     let ctx = Context::new();
-    let xpub = rsock(&ctx, SocketType::XPub);
+    let xpub = sock(&ctx, SocketType::XPub);
     let ep = xpub.bind("tcp://127.0.0.1:*").unwrap();
     let z = zmq::Context::new();
     let xsub = zsock(&z, zmq::XSUB);

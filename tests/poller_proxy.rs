@@ -1,20 +1,15 @@
 //! The poller (wake-ups, timeouts, writability, raw descriptors) and the
 //! proxy (streamer, broker, steering, capture).
 
+mod common;
+
+use common::{sock, WAIT};
+
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use ringmq::{Context, Error, PollFlags, Poller, SocketType};
-
-const WAIT: Duration = Duration::from_secs(10);
-
-fn sock(ctx: &Context, kind: SocketType) -> ringmq::Socket {
-    let s = ctx.socket(kind).unwrap();
-    s.set_rcvtimeo(Some(WAIT)).unwrap();
-    s.set_sndtimeo(Some(WAIT)).unwrap();
-    s
-}
 
 #[test]
 fn poller_times_out_then_wakes_on_the_right_socket() {

@@ -1,20 +1,15 @@
 //! Socket behaviour among ringmq sockets: inproc, ipc, high-water marks,
 //! linger, option errors, misuse errors, and hostile raw TCP clients.
 
+mod common;
+
+use common::{sock, unused_tcp_endpoint};
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
 use ringmq::{Context, Error, SocketType};
-
-const WAIT: Duration = Duration::from_secs(10);
-
-fn sock(ctx: &Context, kind: SocketType) -> ringmq::Socket {
-    let s = ctx.socket(kind).unwrap();
-    s.set_rcvtimeo(Some(WAIT)).unwrap();
-    s.set_sndtimeo(Some(WAIT)).unwrap();
-    s
-}
 
 #[test]
 fn inproc_push_pull_in_order_and_multipart() {
@@ -176,11 +171,7 @@ fn wait_until(mut f: impl FnMut() -> bool) {
 
 #[test]
 fn send_blocks_at_hwm_and_resumes_when_drained() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let ep = format!("tcp://127.0.0.1:{port}");
+    let ep = unused_tcp_endpoint();
     let ctx = Context::new();
     let push = sock(&ctx, SocketType::Push);
     push.set_sndhwm(16).unwrap();
@@ -210,11 +201,7 @@ fn send_blocks_at_hwm_and_resumes_when_drained() {
 
 #[test]
 fn linger_delivers_queued_messages_after_close() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let ep = format!("tcp://127.0.0.1:{port}");
+    let ep = unused_tcp_endpoint();
     let ctx = Context::new();
     let push = sock(&ctx, SocketType::Push);
     push.set_reconnect_ivl(Some(Duration::from_millis(20)))
@@ -233,11 +220,7 @@ fn linger_delivers_queued_messages_after_close() {
 
 #[test]
 fn linger_zero_drops_queued_messages() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let ep = format!("tcp://127.0.0.1:{port}");
+    let ep = unused_tcp_endpoint();
     let ctx = Context::new();
     let push = sock(&ctx, SocketType::Push);
     push.set_linger(Some(Duration::ZERO)).unwrap();

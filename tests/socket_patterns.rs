@@ -2,25 +2,13 @@
 //! XPUB/XSUB subscription traffic, ROUTER/DEALER routing, the REQ/REP state
 //! machines, over inproc and TCP.
 
+mod common;
+
+use common::{sock, strs};
+
 use std::time::Duration;
 
 use ringmq::{Context, Error, Msg, SocketType};
-
-const WAIT: Duration = Duration::from_secs(10);
-
-fn sock(ctx: &Context, kind: SocketType) -> ringmq::Socket {
-    let s = ctx.socket(kind).unwrap();
-    s.set_rcvtimeo(Some(WAIT)).unwrap();
-    s.set_sndtimeo(Some(WAIT)).unwrap();
-    s
-}
-
-fn strs(parts: &[Msg]) -> Vec<String> {
-    parts
-        .iter()
-        .map(|m| String::from_utf8_lossy(m).into_owned())
-        .collect()
-}
 
 /// Publishes `probe` until the subscriber gets a message (subscriptions
 /// travel asynchronously), then returns the first one received.
