@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{sock, strs, zsock, WAIT};
+use common::{null_greeting, ready_command, sock, strs, zsock, WAIT};
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -344,21 +344,8 @@ fn silent_peer_is_dropped_by_heartbeat() {
     let addr = ep.trim_start_matches("tcp://");
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(WAIT)).unwrap();
-    let mut greeting = [0u8; 64];
-    greeting[0] = 0xFF;
-    greeting[9] = 0x7F;
-    greeting[10] = 3;
-    greeting[11] = 1;
-    greeting[12..16].copy_from_slice(b"NULL");
-    s.write_all(&greeting).unwrap();
-    let mut ready = vec![0x04, 0, 5];
-    ready.extend_from_slice(b"READY");
-    ready.push(11);
-    ready.extend_from_slice(b"Socket-Type");
-    ready.extend_from_slice(&6u32.to_be_bytes());
-    ready.extend_from_slice(b"DEALER");
-    ready[1] = (ready.len() - 2) as u8;
-    s.write_all(&ready).unwrap();
+    s.write_all(&null_greeting()).unwrap();
+    s.write_all(&ready_command("DEALER")).unwrap();
     // One message so the ROUTER has seen the peer.
     s.write_all(&[0, 5]).unwrap();
     s.write_all(b"hello").unwrap();

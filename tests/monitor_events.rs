@@ -1,13 +1,15 @@
 //! Monitor events: their order over connect, disconnect and reconnect, on
 //! both the connecting and the binding side, and a failed handshake.
 
+mod common;
+
+use common::{null_greeting, ready_command, WAIT};
+
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
 use ringmq::{Context, Monitor, MonitorEventKind as K, SocketType};
-
-const WAIT: Duration = Duration::from_secs(10);
 
 fn next_kind(mon: &mut Monitor, skip: &[K]) -> (K, String) {
     loop {
@@ -107,21 +109,8 @@ fn silent_router(n: usize) -> (String, std::thread::JoinHandle<usize>) {
         for _ in 0..n {
             let (mut s, _) = l.accept().unwrap();
             s.set_read_timeout(Some(WAIT)).unwrap();
-            let mut greeting = [0u8; 64];
-            greeting[0] = 0xFF;
-            greeting[9] = 0x7F;
-            greeting[10] = 3;
-            greeting[11] = 1;
-            greeting[12..16].copy_from_slice(b"NULL");
-            s.write_all(&greeting).unwrap();
-            let mut ready = vec![0x04, 0, 5];
-            ready.extend_from_slice(b"READY");
-            ready.push(11);
-            ready.extend_from_slice(b"Socket-Type");
-            ready.extend_from_slice(&6u32.to_be_bytes());
-            ready.extend_from_slice(b"ROUTER");
-            ready[1] = (ready.len() - 2) as u8;
-            s.write_all(&ready).unwrap();
+            s.write_all(&null_greeting()).unwrap();
+            s.write_all(&ready_command("ROUTER")).unwrap();
             let mut buf = [0u8; 64];
             s.read_exact(&mut buf).unwrap();
             // Keep the stream open (and silent) until the end.

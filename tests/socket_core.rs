@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{sock, unused_tcp_endpoint};
+use common::{null_greeting, ready_command, sock, unused_tcp_endpoint};
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -251,31 +251,6 @@ fn shutdown_wakes_blocked_receiver() {
     ));
 }
 
-/// A 64-byte ZMTP 3.1 NULL greeting.
-fn greeting() -> Vec<u8> {
-    let mut g = vec![0u8; 64];
-    g[0] = 0xFF;
-    g[8] = 1;
-    g[9] = 0x7F;
-    g[10] = 3;
-    g[11] = 1;
-    g[12..16].copy_from_slice(b"NULL");
-    g
-}
-
-/// A READY command announcing a PUSH socket.
-fn ready_push() -> Vec<u8> {
-    let mut body = vec![5u8];
-    body.extend_from_slice(b"READY");
-    body.push(11);
-    body.extend_from_slice(b"Socket-Type");
-    body.extend_from_slice(&4u32.to_be_bytes());
-    body.extend_from_slice(b"PUSH");
-    let mut f = vec![0x04, body.len() as u8];
-    f.extend_from_slice(&body);
-    f
-}
-
 /// Reads until the peer closes the connection (or 5 s pass: failure).
 fn expect_closed(s: &mut TcpStream) {
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -319,21 +294,21 @@ fn hostile_raw_clients_are_dropped_while_a_good_peer_is_served() {
 
     // A wrong greeting (bad signature byte 9).
     let mut wrong = TcpStream::connect(&addr).unwrap();
-    let mut g = greeting();
+    let mut g = null_greeting();
     g[9] = 0x7E;
     let _ = wrong.write_all(&g);
     expect_closed(&mut wrong);
 
     // An endless greeting: a valid start, then nothing (handshake timeout).
     let mut stall = TcpStream::connect(&addr).unwrap();
-    stall.write_all(&greeting()[..5]).unwrap();
+    stall.write_all(&null_greeting()[..5]).unwrap();
     expect_closed(&mut stall);
 
     // A frame announcing 2^63 bytes (over the protocol's limit) after a
     // proper handshake.
     let mut huge = TcpStream::connect(&addr).unwrap();
-    huge.write_all(&greeting()).unwrap();
-    huge.write_all(&ready_push()).unwrap();
+    huge.write_all(&null_greeting()).unwrap();
+    huge.write_all(&ready_command("PUSH")).unwrap();
     huge.write_all(&[0x02, 0x80, 0, 0, 0, 0, 0, 0, 0]).unwrap();
     huge.write_all(&[0u8; 1024]).unwrap();
     expect_closed(&mut huge);

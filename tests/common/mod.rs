@@ -41,3 +41,28 @@ pub fn strs(parts: &[Msg]) -> Vec<String> {
         .map(|m| String::from_utf8_lossy(m).into_owned())
         .collect()
 }
+
+/// A 64-byte ZMTP 3.1 greeting for the NULL mechanism, as a raw peer sends it.
+pub fn null_greeting() -> Vec<u8> {
+    let mut g = vec![0u8; 64];
+    g[0] = 0xFF;
+    g[8] = 1;
+    g[9] = 0x7F;
+    g[10] = 3;
+    g[11] = 1;
+    g[12..16].copy_from_slice(b"NULL");
+    g
+}
+
+/// A READY command frame announcing `socket_type` (no other properties).
+pub fn ready_command(socket_type: &str) -> Vec<u8> {
+    let mut body = vec![5u8];
+    body.extend_from_slice(b"READY");
+    body.push(11);
+    body.extend_from_slice(b"Socket-Type");
+    body.extend_from_slice(&(socket_type.len() as u32).to_be_bytes());
+    body.extend_from_slice(socket_type.as_bytes());
+    let mut f = vec![0x04, body.len() as u8];
+    f.extend_from_slice(&body);
+    f
+}
