@@ -14,6 +14,7 @@ use std::mem;
 
 use smallvec::SmallVec;
 
+use super::batches::Spares;
 use super::metrics::ExecCounters;
 use super::shared::{Emitted, Incoming, Shared, Transfer, NO_TASK};
 use super::topology::{Bolt, Route, Spout, TaskContext};
@@ -314,7 +315,7 @@ pub(crate) fn run_bolt(
         }
         for item in batches.drain(..) {
             match item {
-                Incoming::Tuples(tuples) => {
+                Incoming::Tuples(tuples, home) => {
                     let before = out.emitted;
                     let t0 = Instant::now();
                     for t in &tuples {
@@ -328,6 +329,7 @@ pub(crate) fn run_bolt(
                         .emitted
                         .fetch_add(out.emitted - before, Ordering::Relaxed);
                     tuples_out.fetch_add(n, Ordering::Relaxed);
+                    shared.batch_homes.give_back(home, tuples);
                 }
                 Incoming::Eos(from) => {
                     if seen.insert(from) {
@@ -368,6 +370,8 @@ pub(crate) struct SendThread {
     incoming: Vec<MpProducer<Incoming>>,
     /// Tuples gathered per local executor (one batch each per round).
     groups: Vec<Vec<Tuple>>,
+    /// Vectors for the next batches, handed back by the bolts.
+    spares: Spares,
     transfer: MpProducer<Transfer>,
     remote: Vec<Transfer>,
     targets: SmallVec<[TaskId; 8]>,
@@ -379,6 +383,7 @@ impl SendThread {
         shared: Arc<Shared>,
         incoming: Vec<MpProducer<Incoming>>,
         transfer: MpProducer<Transfer>,
+        spares: Spares,
     ) -> SendThread {
         let topo = &shared.topology;
         let comp = &topo.components[topo.task_component[task as usize]];
@@ -407,6 +412,7 @@ impl SendThread {
             subs,
             incoming,
             groups,
+            spares,
             transfer,
             remote: Vec::new(),
             targets: SmallVec::new(),
@@ -525,10 +531,10 @@ impl SendThread {
                 continue;
             }
             let cap = self.groups[li].capacity();
-            let g = mem::replace(&mut self.groups[li], Vec::with_capacity(cap));
+            let g = mem::replace(&mut self.groups[li], self.spares.take(cap));
             let n = g.len();
             let tuples_in = self.shared.tuples_in[li].clone();
-            if !self.push_local(li, Incoming::Tuples(g)) {
+            if !self.push_local(li, Incoming::Tuples(g, self.spares.home())) {
                 return false;
             }
             tuples_in.fetch_add(n as u64, Ordering::Relaxed);

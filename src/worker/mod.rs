@@ -74,6 +74,7 @@
 #![forbid(unsafe_code)]
 
 mod assignment;
+mod batches;
 mod cluster;
 pub mod codec;
 mod config;

@@ -16,6 +16,7 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
+use super::batches::Spares;
 use super::codec::{decode_each, frame_count, Limits, WireItem};
 use super::shared::{Incoming, Shared};
 use super::tuple::Tuple;
@@ -33,6 +34,8 @@ pub(crate) struct ReceiveThread {
     socket: Socket,
     incoming: Vec<MpProducer<Incoming>>,
     groups: Vec<Vec<Tuple>>,
+    /// Vectors for the next groups, handed back by the bolts.
+    spares: Spares,
     held: Vec<VecDeque<Incoming>>,
     /// Per group touched by the frame being decoded: its length before.
     marks: Vec<(usize, usize)>,
@@ -46,6 +49,7 @@ impl ReceiveThread {
         shared: Arc<Shared>,
         socket: Socket,
         incoming: Vec<MpProducer<Incoming>>,
+        spares: Spares,
     ) -> ReceiveThread {
         let n = incoming.len();
         let limits = Limits {
@@ -56,6 +60,7 @@ impl ReceiveThread {
             socket,
             incoming,
             groups: (0..n).map(|_| Vec::new()).collect(),
+            spares,
             held: (0..n).map(|_| VecDeque::new()).collect(),
             marks: Vec::new(),
             deferred: Vec::new(),
@@ -65,7 +70,7 @@ impl ReceiveThread {
     }
 
     fn enqueue(&mut self, li: usize, item: Incoming) {
-        if let Incoming::Tuples(t) = &item {
+        if let Incoming::Tuples(t, _) = &item {
             self.shared.tuples_in[li].fetch_add(t.len() as u64, Ordering::Relaxed);
         }
         if !self.held[li].is_empty() {
@@ -90,8 +95,9 @@ impl ReceiveThread {
 
     fn flush_group(&mut self, li: usize) {
         if !self.groups[li].is_empty() {
-            let g = std::mem::take(&mut self.groups[li]);
-            self.enqueue(li, Incoming::Tuples(g));
+            let cap = self.groups[li].capacity();
+            let g = std::mem::replace(&mut self.groups[li], self.spares.take(cap));
+            self.enqueue(li, Incoming::Tuples(g, self.spares.home()));
         }
     }
 

@@ -205,12 +205,11 @@ impl Worker {
         }
         let endpoint = assignment.endpoint(index).to_owned();
         let assignment = Arc::new(assignment);
-        let shared = Arc::new(Shared::new(
-            topology.clone(),
-            assignment.clone(),
-            index,
-            config.clone(),
-        ));
+        let (shared, spares) =
+            Shared::new(topology.clone(), assignment.clone(), index, config.clone());
+        let shared = Arc::new(shared);
+        let mut spares = spares.into_iter();
+        let mut next_spares = || spares.next().expect("one per filling thread");
         let cap_err = |e: crate::ring::CapacityError| WorkerError::Config(e.reason());
         let (transfer_tx, transfer_rx) = Builder::new(config.transfer_buffer_size)
             .mpsc::<Transfer>()
@@ -304,7 +303,13 @@ impl Worker {
             let counters = Arc::new(ExecCounters::default());
             execs.push((t, comp.clone(), counters.clone()));
             let collector = Collector::new(t, shared.clone(), otx);
-            let sender = ExecSend::new(t, shared.clone(), in_tx.clone(), transfer_tx.clone());
+            let sender = ExecSend::new(
+                t,
+                shared.clone(),
+                in_tx.clone(),
+                transfer_tx.clone(),
+                next_spares(),
+            );
             if let Some(f) = topology.spout_factory(ci) {
                 let spout = f(&ctxt);
                 spawn(
@@ -339,7 +344,7 @@ impl Worker {
             execs,
             epoch: Instant::now(),
         });
-        let recv = ReceiveThread::new(shared.clone(), pull, in_tx.clone());
+        let recv = ReceiveThread::new(shared.clone(), pull, in_tx.clone(), next_spares());
         spawn(
             format!("worker{index}-receive"),
             false,

@@ -1,6 +1,7 @@
 //! State shared by one worker's threads, and the ring element types.
 
 use super::assignment::Assignment;
+use super::batches::{BatchHomes, Home, Spares};
 use super::config::Config;
 use super::metrics::WorkerCounters;
 use super::topology::Topology;
@@ -21,8 +22,9 @@ pub(crate) struct Emitted {
 /// An element of an executor's incoming ring.
 #[derive(Debug)]
 pub(crate) enum Incoming {
-    /// A batch of tuples for this executor.
-    Tuples(Vec<Tuple>),
+    /// A batch of tuples for this executor, and the thread that filled it
+    /// (its vector goes back there).
+    Tuples(Vec<Tuple>, Home),
     /// The upstream task will send nothing more.
     Eos(TaskId),
 }
@@ -71,6 +73,8 @@ pub(crate) struct Shared {
     /// backpressure reports, which the receive thread delivers).
     senders_left: AtomicUsize,
     pub(crate) counters: WorkerCounters,
+    /// Where bolts hand emptied batch vectors back to.
+    pub(crate) batch_homes: BatchHomes,
 }
 
 impl Shared {
@@ -79,7 +83,7 @@ impl Shared {
         assignment: Arc<Assignment>,
         index: usize,
         config: Config,
-    ) -> Shared {
+    ) -> (Shared, Vec<Spares>) {
         let n = topology.task_count();
         let local_tasks = assignment.tasks_of(index);
         let mut local_of = vec![u32::MAX; n];
@@ -91,7 +95,11 @@ impl Shared {
             .filter(|&&t| !topology.is_spout(topology.task_component[t as usize]))
             .count();
         let counters = |k: usize| (0..k).map(|_| Arc::new(AtomicU64::new(0))).collect();
-        Shared {
+        // One filling thread per local executor (its send thread), plus the
+        // receive thread, last.
+        let (batch_homes, spares) = BatchHomes::new(local_tasks.len() + 1);
+        let shared = Shared {
+            batch_homes,
             tuples_in: counters(local_tasks.len()),
             tuples_out: counters(local_tasks.len()),
             remote_bp: (0..n).map(|_| AtomicBool::new(false)).collect(),
@@ -108,7 +116,8 @@ impl Shared {
             config,
             local_tasks,
             local_of,
-        }
+        };
+        (shared, spares)
     }
 
     /// The local index of `task`, if this worker runs it.
