@@ -7,7 +7,7 @@ use bytes::{Bytes, BytesMut};
 use ringmq::msg::Msg;
 use ringmq::zmtp::{
     AuthStatus, Config, Connection, Error, Event, Frame, FrameDecoder, Greeting, Mechanism,
-    MechanismName, SocketType, MAX_FRAME_BODY, MAX_READ_RESERVE,
+    MechanismName, SocketType, MAX_FRAME_BODY, MAX_MESSAGE_FRAMES, MAX_READ_RESERVE,
 };
 
 // ---------------------------------------------------------------- helpers
@@ -665,6 +665,46 @@ fn oversized_frames_are_refused_before_allocation() {
             max: 1000
         })
     );
+}
+
+#[test]
+fn a_message_of_too_many_frames_is_refused() {
+    // Exactly the limit is one message, split across calls anywhere.
+    let mut c = ready_conn(SocketType::Pull, b"PUSH", 1);
+    let mut input = Vec::new();
+    for _ in 0..MAX_MESSAGE_FRAMES - 1 {
+        input.extend([0x01, 0x00]);
+    }
+    input.extend([0x00, 0x00]);
+    let (a, b) = input.split_at(input.len() / 3 + 1);
+    let mut rx = BytesMut::from(a);
+    c.handle_input(&mut rx, Instant::now()).unwrap();
+    rx.extend_from_slice(b);
+    c.handle_input(&mut rx, Instant::now()).unwrap();
+    assert!(rx.is_empty());
+    let evs = events(&mut c);
+    assert_eq!(evs.len(), MAX_MESSAGE_FRAMES);
+    assert!(matches!(&evs[MAX_MESSAGE_FRAMES - 1], Event::Message(m) if !m.more()));
+
+    // One frame more is refused, on the bulk path for short frames and on
+    // the frame-by-frame path for long ones, and the rest is not delivered.
+    for more_frame in [&[0x01u8, 0x00][..], &[0x03, 0, 0, 0, 0, 0, 0, 0, 0][..]] {
+        let mut c = ready_conn(SocketType::Pull, b"PUSH", 1);
+        let mut input = Vec::new();
+        for _ in 0..MAX_MESSAGE_FRAMES - 1 {
+            input.extend([0x01, 0x00]);
+        }
+        feed(&mut c, &input).unwrap();
+        let mut tail = more_frame.to_vec();
+        tail.extend([0x00, 0x00]);
+        assert_eq!(
+            feed(&mut c, &tail),
+            Err(Error::TooManyFrames {
+                max: MAX_MESSAGE_FRAMES
+            })
+        );
+        assert_eq!(events(&mut c).len(), MAX_MESSAGE_FRAMES - 1);
+    }
 }
 
 #[test]

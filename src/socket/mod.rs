@@ -44,6 +44,11 @@
 //!   [`Context::shutdown`] is libzmq's `zmq_ctx_shutdown`.
 //! - **Failed sends hand the message back** ([`SendError`]) instead of
 //!   leaving it with the caller by pointer.
+//! - **Frames per message.** An incoming message of more than
+//!   [`zmtp::MAX_MESSAGE_FRAMES`](crate::zmtp::MAX_MESSAGE_FRAMES) (65 536)
+//!   frames is a protocol violation and its peer is disconnected; libzmq
+//!   sets no limit, so a peer could grow one message without end. MAXMSGSIZE
+//!   applies to each frame, as in libzmq.
 
 #![forbid(unsafe_code)]
 

@@ -19,6 +19,13 @@ use crate::msg::Msg;
 /// metadata or credentials).
 pub const MAX_HANDSHAKE_COMMAND: u64 = 1 << 20;
 
+/// The most frames one incoming message may have. ZMTP sets no limit, nor
+/// does libzmq; without one a peer could keep a message open forever, and
+/// every frame, even an empty one, costs the receiver memory until the
+/// message ends. A message of more frames is a protocol violation
+/// ([`Error::TooManyFrames`]).
+pub const MAX_MESSAGE_FRAMES: usize = 1 << 16;
+
 /// The smallest reservation [`Connection::recv_reserve_hint`] suggests.
 pub const READ_CHUNK: usize = 64 * 1024;
 
@@ -168,7 +175,9 @@ pub struct Connection {
     out: OutBuf,
     events: VecDeque<Event>,
     peer_minor: u8,
-    in_multipart: bool,
+    /// Frames of the incoming message so far (all with MORE); 0 between
+    /// messages.
+    parts: usize,
     /// Short message frames may take the bulk decoding path (not on PUB and
     /// XPUB, where a single-frame message may be a ZMTP 3.0 subscription).
     fast_path: bool,
@@ -192,6 +201,18 @@ impl std::fmt::Debug for Connection {
             .field("pending_events", &self.events.len())
             .finish_non_exhaustive()
     }
+}
+
+/// The frame count of the incoming message after one more frame (0 once
+/// it ends), or the error if it has too many.
+#[inline(always)]
+fn next_part(parts: usize, more: bool) -> Result<usize, Error> {
+    if parts >= MAX_MESSAGE_FRAMES - 1 && more {
+        return Err(Error::TooManyFrames {
+            max: MAX_MESSAGE_FRAMES,
+        });
+    }
+    Ok(if more { parts + 1 } else { 0 })
 }
 
 impl Connection {
@@ -225,7 +246,7 @@ impl Connection {
             out,
             events: VecDeque::new(),
             peer_minor: 1,
-            in_multipart: false,
+            parts: 0,
             fast_path: !matches!(config.socket_type, SocketType::Pub | SocketType::XPub),
             handshake_deadline: config.handshake_timeout.map(|t| now + t),
             heartbeat_ivl: config.heartbeat_ivl,
@@ -348,14 +369,27 @@ impl Connection {
             if self.state == State::Ready && self.fast_path {
                 // Runs of short message frames: decoded straight out of the
                 // read buffer, consumed with one advance.
-                let mut last_more = None;
+                let mut parts = self.parts;
+                let mut over = false;
                 let n = self.decoder.decode_short_messages(rx, |m| {
-                    last_more = Some(m.more());
+                    if over {
+                        return;
+                    }
+                    match next_part(parts, m.more()) {
+                        Ok(p) => parts = p,
+                        Err(_) => {
+                            over = true;
+                            return;
+                        }
+                    }
                     sink(Event::Message(m));
                 })?;
-                if let Some(more) = last_more {
-                    self.in_multipart = more;
+                if over {
+                    return Err(Error::TooManyFrames {
+                        max: MAX_MESSAGE_FRAMES,
+                    });
                 }
+                self.parts = parts;
                 if n > 0 {
                     self.ping_deadline = None;
                     self.ttl_deadline = None;
@@ -425,8 +459,8 @@ impl Connection {
         self.ttl_deadline = None;
         match frame {
             Frame::Message(m) => {
-                let first = !self.in_multipart;
-                self.in_multipart = m.more();
+                let first = self.parts == 0;
+                self.parts = next_part(self.parts, m.more())?;
                 let sub_form = first
                     && !m.more()
                     && matches!(self.socket_type, SocketType::Pub | SocketType::XPub)

@@ -54,6 +54,12 @@ pub enum Error {
     UnexpectedMessage,
     /// A command frame has the MORE flag set. Peer's fault.
     CommandWithMore,
+    /// A multipart message has more frames than
+    /// [`MAX_MESSAGE_FRAMES`](super::MAX_MESSAGE_FRAMES). Peer's fault.
+    TooManyFrames {
+        /// The limit.
+        max: usize,
+    },
     /// A metadata property is malformed, or a required one is missing.
     /// Peer's fault.
     BadMetadata(&'static str),
@@ -139,6 +145,9 @@ impl fmt::Display for Error {
             Error::UnexpectedCommand(name) => write!(f, "unexpected command {name}"),
             Error::UnexpectedMessage => f.write_str("message frame before the handshake finished"),
             Error::CommandWithMore => f.write_str("command frame with the MORE flag"),
+            Error::TooManyFrames { max } => {
+                write!(f, "multipart message of more than {max} frames")
+            }
             Error::BadMetadata(what) => write!(f, "bad metadata: {what}"),
             Error::IncompatibleSocketType { ours, theirs } => {
                 write!(

@@ -82,7 +82,7 @@ pub use command::{
 };
 pub use connection::{
     Config, Connection, Event, PeerInfo, DEFAULT_HANDSHAKE_TIMEOUT, MAX_HANDSHAKE_COMMAND,
-    MAX_READ_RESERVE, READ_CHUNK,
+    MAX_MESSAGE_FRAMES, MAX_READ_RESERVE, READ_CHUNK,
 };
 pub use error::Error;
 pub use frame::{
