@@ -107,6 +107,39 @@ fn spsc_claim_and_partial_batch() {
 }
 
 #[test]
+fn staged_items_across_wraparound_and_a_blocking_push() {
+    model(|| {
+        let (mut tx, mut rx) = Builder::new(2).spsc::<u32>().unwrap();
+        let p = thread::spawn(move || {
+            // Stage until the ring is full (counting staged items), publish,
+            // then stage across the wraparound; a blocking push publishes
+            // what is staged before it waits.
+            let mut next = 0u32;
+            while next < 3 {
+                match tx.stage(next) {
+                    Ok(()) => next += 1,
+                    Err(PushError::Full(_)) => {
+                        tx.publish_staged();
+                        thread::yield_now();
+                    }
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+            tx.push(3).unwrap();
+        });
+        let mut got = Vec::new();
+        while got.len() < 4 {
+            match rx.pop() {
+                Ok(v) => got.push(v),
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        p.join().unwrap();
+        assert_eq!(got, [0, 1, 2, 3]);
+    });
+}
+
+#[test]
 fn mpsc_two_producers_claim_and_publish() {
     model(|| {
         let (tx, mut rx) = Builder::new(2).mpsc::<u32>().unwrap();

@@ -71,8 +71,11 @@ fn unbounded<V>(r: Result<(), PushTimeoutError<V>>) -> Result<(), PushError<V>> 
 pub struct Producer<T> {
     ring: Arc<Ring<T>>,
     core: Arc<Core>,
-    /// Next sequence to write; equal to the shared `tail` between calls.
+    /// Next sequence to publish; equal to the shared `tail` between calls.
     tail: u64,
+    /// Items written from `tail` on by [`stage`](Self::stage) and not yet
+    /// published.
+    staged: usize,
     /// A lower bound of the consumer's `head`.
     cached_head: u64,
 }
@@ -93,6 +96,7 @@ impl<T> Producer<T> {
             ring,
             core,
             tail: 0,
+            staged: 0,
             cached_head: 0,
         }
     }
@@ -107,6 +111,8 @@ impl<T> Producer<T> {
     /// if the cache says otherwise. Returns the free slots known.
     #[inline(always)]
     fn reserve(&mut self, n: usize) -> usize {
+        // Every write path starts at `tail`: staged items go out first.
+        self.publish_staged();
         let free = self.cached_free();
         if free >= n {
             return free;
@@ -125,6 +131,62 @@ impl<T> Producer<T> {
         // consumer that loads `tail` with acquire.
         self.core.prod.tail.store(new_tail, Ordering::Release);
         self.core.after_publish();
+    }
+
+    /// Writes `item` into the next free slot without publishing it: the
+    /// consumer sees it, with everything staged before it, at the next
+    /// [`publish_staged`](Self::publish_staged), at the next push of any
+    /// other kind, or when this producer is dropped. A producer that emits
+    /// items one by one stages them and publishes once per batch, paying
+    /// one cursor store (and one wake-up check) per batch and writing each
+    /// item straight into its slot.
+    ///
+    /// ```
+    /// use ringmq::ring::{self, PushError};
+    /// let (mut tx, mut rx) = ring::spsc::<u32>(2).unwrap();
+    /// tx.stage(1).unwrap();
+    /// tx.stage(2).unwrap();
+    /// assert!(rx.try_pop().is_err()); // nothing published yet
+    /// assert!(matches!(tx.stage(3), Err(PushError::Full(3))));
+    /// tx.publish_staged();
+    /// assert_eq!(rx.try_pop(), Ok(1));
+    /// ```
+    #[inline]
+    pub fn stage(&mut self, item: T) -> Result<(), PushError<T>> {
+        if self.core.consumer_gone() {
+            return Err(PushError::Disconnected(item));
+        }
+        if self.cached_free() <= self.staged {
+            // Acquire: as in `reserve`.
+            self.cached_head = self.core.head.load(Ordering::Acquire);
+            if self.cached_free() <= self.staged {
+                return Err(PushError::Full(item));
+            }
+        }
+        // SAFETY: the slot `tail + staged` is free (the cache, refreshed
+        // with an acquire load of `head` when in doubt, says more than
+        // `staged` slots from `tail` are) and unpublished, so only this
+        // producer touches it.
+        unsafe { self.ring.write(self.tail + self.staged as u64, item) };
+        self.staged += 1;
+        Ok(())
+    }
+
+    /// Items staged and not yet published.
+    #[inline]
+    pub fn staged(&self) -> usize {
+        self.staged
+    }
+
+    /// Publishes every staged item (one release store); nothing happens if
+    /// none is staged.
+    #[inline(always)]
+    pub fn publish_staged(&mut self) {
+        if self.staged != 0 {
+            let end = self.tail + self.staged as u64;
+            self.staged = 0;
+            self.publish(end);
+        }
     }
 
     /// Pushes one item if there is room, without waiting.
@@ -345,6 +407,7 @@ impl<T> Producer<T> {
 
 impl<T> Drop for Producer<T> {
     fn drop(&mut self) {
+        self.publish_staged();
         self.core.drop_producer();
     }
 }

@@ -922,3 +922,64 @@ fn claim_fill_from_iter_wraps_and_stops_at_either_end() {
     assert_eq!(it.next().as_deref(), Some("3"));
     assert_eq!(rx.len(), 3);
 }
+
+#[test]
+fn staged_items_are_published_in_order_by_any_push_and_on_drop() {
+    let (mut tx, mut rx) = Builder::new(4).spsc::<u64>().unwrap();
+    tx.stage(1).unwrap();
+    tx.stage(2).unwrap();
+    assert_eq!(tx.staged(), 2);
+    assert_eq!(rx.try_pop(), Err(PopError::Empty), "staged is not visible");
+    // Another kind of push publishes the staged items first, in order.
+    tx.try_push(3).unwrap();
+    assert_eq!(tx.staged(), 0);
+    assert_eq!(rx.try_pop_batch(8).unwrap().collect::<Vec<_>>(), [1, 2, 3]);
+    // Staging stops at the ring's capacity, counting staged items.
+    for i in 0..4 {
+        tx.stage(10 + i).unwrap();
+    }
+    assert!(matches!(tx.stage(99), Err(PushError::Full(99))));
+    tx.publish_staged();
+    assert_eq!(rx.try_pop(), Ok(10));
+    // Room freed by the consumer is seen (the cache refreshes).
+    tx.stage(14).unwrap();
+    // Dropping the producer publishes what is staged, then disconnects.
+    drop(tx);
+    assert_eq!(
+        std::iter::from_fn(|| rx.pop().ok()).collect::<Vec<_>>(),
+        [11, 12, 13, 14]
+    );
+    assert_eq!(rx.try_pop(), Err(PopError::Disconnected));
+
+    let (mut tx, rx) = Builder::new(2).spsc::<u64>().unwrap();
+    drop(rx);
+    assert!(matches!(tx.stage(1), Err(PushError::Disconnected(1))));
+}
+
+#[test]
+fn staged_items_cross_threads_in_order() {
+    for s in STRATEGIES {
+        let total = n(20_000, 200);
+        let (mut tx, mut rx) = Builder::new(8).wait_strategy(s).spsc::<u64>().unwrap();
+        let h = thread::spawn(move || {
+            let mut rng = Rng::new(5);
+            for i in 0..total {
+                match tx.stage(i) {
+                    Ok(()) => {}
+                    Err(PushError::Full(v)) => tx.push(v).unwrap(),
+                    Err(e) => panic!("{e:?}"),
+                }
+                if rng.below(5) == 0 {
+                    tx.publish_staged();
+                }
+            }
+        });
+        let mut expect = 0;
+        while let Ok(v) = rx.pop() {
+            assert_eq!(v, expect);
+            expect += 1;
+        }
+        assert_eq!(expect, total);
+        h.join().unwrap();
+    }
+}
