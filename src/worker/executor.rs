@@ -61,16 +61,16 @@ impl std::fmt::Display for EmitError {
 
 impl std::error::Error for EmitError {}
 
-/// Emits tuples for a spout or bolt. Emitted tuples are buffered and
-/// published to the executor's outgoing ring in batches (when the buffer is
-/// full, after every spout round and after every incoming batch); a full
-/// ring blocks the emitter, which is how backpressure reaches the spouts.
+/// Emits tuples for a spout or bolt. Emitted tuples are written straight
+/// into the executor's outgoing ring and published in batches (every
+/// `emit_batch_size` tuples, after every spout round and after every
+/// incoming batch); a full ring blocks the emitter, which is how
+/// backpressure reaches the spouts.
 pub struct Collector {
     task: TaskId,
     component: usize,
     shared: Arc<Shared>,
     out: Producer<Emitted>,
-    buf: Vec<Emitted>,
     batch: usize,
     emitted: u64,
     declared: Vec<bool>,
@@ -80,7 +80,7 @@ impl std::fmt::Debug for Collector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Collector")
             .field("task", &self.task)
-            .field("buffered", &self.buf.len())
+            .field("buffered", &self.out.staged())
             .finish()
     }
 }
@@ -97,7 +97,6 @@ impl Collector {
             task,
             component,
             out,
-            buf: Vec::with_capacity(batch),
             batch,
             emitted: 0,
             declared,
@@ -205,37 +204,43 @@ impl Collector {
 
     #[inline]
     fn push(&mut self, tuple: Tuple, direct: TaskId) -> Result<(), EmitError> {
-        self.buf.push(Emitted { tuple, direct });
-        self.emitted += 1;
-        if self.buf.len() >= self.batch {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    /// Publishes the buffered tuples to the outgoing ring, waiting for room.
-    pub(crate) fn flush(&mut self) -> Result<(), EmitError> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let mut it = match self.out.try_push_batch(self.buf.drain(..)) {
-            Ok(()) => return Ok(()),
-            Err(PushError::Full(it)) => it,
+        let mut e = match self.out.stage(Emitted { tuple, direct }) {
+            Ok(()) => {
+                self.emitted += 1;
+                if self.out.staged() >= self.batch {
+                    self.out.publish_staged();
+                }
+                return Ok(());
+            }
+            Err(PushError::Full(e)) => e,
             Err(PushError::Disconnected(_)) => return Err(EmitError::Aborted),
         };
+        // Full: publish what is staged (a blocking push does so first) and
+        // wait for room.
         loop {
-            match self.out.push_batch_timeout(it, POLL) {
-                Ok(()) => return Ok(()),
-                // Dropping what comes back empties the buffer.
+            match self.out.push_timeout(e, POLL) {
+                Ok(()) => {
+                    self.emitted += 1;
+                    return Ok(());
+                }
                 Err(PushTimeoutError::Timeout(back)) => {
                     if self.shared.aborted() {
                         return Err(EmitError::Aborted);
                     }
-                    it = back;
+                    e = back;
                 }
                 Err(PushTimeoutError::Disconnected(_)) => return Err(EmitError::Aborted),
             }
         }
+    }
+
+    /// Publishes the staged tuples to the outgoing ring.
+    pub(crate) fn flush(&mut self) -> Result<(), EmitError> {
+        self.out.publish_staged();
+        if self.out.is_disconnected() {
+            return Err(EmitError::Aborted);
+        }
+        Ok(())
     }
 }
 

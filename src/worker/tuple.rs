@@ -153,6 +153,7 @@ impl Str {
 }
 
 impl From<&str> for Str {
+    #[inline]
     fn from(s: &str) -> Str {
         Str::from_utf8_bytes(s.as_bytes())
     }
@@ -225,6 +226,7 @@ impl Blob {
 }
 
 impl From<&[u8]> for Blob {
+    #[inline]
     fn from(b: &[u8]) -> Blob {
         Blob(Small::copy(b))
     }
@@ -376,24 +378,28 @@ impl PartialEq for Value {
 impl Eq for Value {}
 
 impl From<i64> for Value {
+    #[inline]
     fn from(v: i64) -> Value {
         Value::I64(v)
     }
 }
 
 impl From<f64> for Value {
+    #[inline]
     fn from(v: f64) -> Value {
         Value::F64(v)
     }
 }
 
 impl From<bool> for Value {
+    #[inline]
     fn from(v: bool) -> Value {
         Value::Bool(v)
     }
 }
 
 impl From<&str> for Value {
+    #[inline]
     fn from(v: &str) -> Value {
         Value::Str(Str::from(v))
     }
@@ -418,6 +424,7 @@ impl From<Bytes> for Value {
 }
 
 impl From<&[u8]> for Value {
+    #[inline]
     fn from(v: &[u8]) -> Value {
         Value::Bytes(Blob::from(v))
     }
@@ -450,12 +457,8 @@ impl Tuple {
     /// A tuple from `source` on `stream` with `values`.
     #[inline]
     pub fn new(source: TaskId, stream: StreamId, values: impl IntoIterator<Item = Value>) -> Tuple {
-        let mut v = Values::new();
-        for x in values {
-            v.push(x);
-        }
         Tuple {
-            values: v,
+            values: values.into_iter().collect(),
             stream,
             source,
         }
