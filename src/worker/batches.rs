@@ -14,8 +14,9 @@
 use super::tuple::Tuple;
 use crate::ring::{self, Consumer, MpProducer};
 
-/// Spare vectors kept per filling thread.
-const SPARES: usize = 64;
+/// Spare vectors kept per filling thread (at most 16 × 1024 tuples of
+/// idle capacity each).
+const SPARES: usize = 16;
 
 /// Identifies the thread a batch came from.
 pub(crate) type Home = u32;
