@@ -11,7 +11,8 @@
 //! when the message is dropped.
 //!
 //! It must not do I/O, know about the wire format, or touch atomics other
-//! than through `Bytes` and the pool's rings. It contains no `unsafe` code.
+//! than through `Bytes` and the pool (its rings and its count of idle
+//! bytes). It contains no `unsafe` code.
 
 #![forbid(unsafe_code)]
 

@@ -12,19 +12,22 @@
 //!
 //! Buffers come in power-of-two size classes from [`MIN_CLASS`] to
 //! [`MAX_CLASS`]; larger requests get a buffer of their own that is freed as
-//! usual. Each class keeps at most a fixed number of bytes (its ring's
-//! capacity): a buffer coming back to a full class, or to a pool that has
-//! been dropped, is simply freed, so the memory a pool holds stays bounded.
+//! usual. The idle buffers of all classes together stay under the pool's
+//! limit (by default [`DEFAULT_POOL_BYTES`]), and each class's ring has a
+//! fixed capacity: a buffer coming back over the limit, to a full ring, or
+//! to a pool that has been dropped is simply freed. Buffers in use (as
+//! messages) are not the pool's: they are bounded by the queues that hold
+//! them.
 //!
 //! The pool does no I/O and holds no locks; the only shared state is the
-//! return rings and one reference count per class.
+//! return rings, one count of idle bytes and the reference counts.
 
 use std::fmt;
 
 use bytes::Bytes;
 
 use crate::ring::{Builder, Consumer, MpProducer, WaitStrategy};
-use crate::sync::StdArc;
+use crate::sync::{AtomicUsize, Ordering, StdArc};
 
 /// The smallest size class, in bytes.
 pub(crate) const MIN_CLASS: usize = 32 * 1024;
@@ -32,12 +35,23 @@ pub(crate) const MIN_CLASS: usize = 32 * 1024;
 pub(crate) const MAX_CLASS: usize = 4 * 1024 * 1024;
 /// The number of size classes (`MIN_CLASS << i` for `i` below it).
 const CLASSES: usize = (MAX_CLASS / MIN_CLASS).trailing_zeros() as usize + 1;
-/// The default number of bytes each class keeps for reuse.
-pub(crate) const DEFAULT_CLASS_BYTES: usize = 4 * 1024 * 1024;
+/// The default number of bytes a pool keeps for reuse, over all classes.
+pub(crate) const DEFAULT_POOL_BYTES: usize = 32 * 1024 * 1024;
+/// The most buffers one class keeps.
+const MAX_CLASS_SLOTS: usize = 1024;
+
+/// What every buffer of a pool shares: the bound on idle bytes.
+struct Shared {
+    /// Bytes of the buffers waiting in the rings, plus those of returns in
+    /// progress (reserved before the push, so it never exceeds `limit`).
+    idle: AtomicUsize,
+    limit: usize,
+}
 
 /// The return side of one size class, shared by every buffer taken from it.
 struct Home {
     tx: MpProducer<Box<[u8]>>,
+    shared: StdArc<Shared>,
 }
 
 /// One size class: the buffers waiting for reuse, and the way back.
@@ -50,8 +64,7 @@ struct Class {
 /// that takes buffers); buffers may be returned from any thread.
 pub(crate) struct RecvPool {
     classes: [Option<Class>; CLASSES],
-    /// How many buffers each class keeps, by class (a power of two, ≥ 1).
-    keep: [usize; CLASSES],
+    shared: StdArc<Shared>,
     /// Buffers allocated because the class had none to reuse.
     fresh: u64,
     /// Buffers handed out again after coming back.
@@ -62,6 +75,8 @@ impl fmt::Debug for RecvPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RecvPool")
             .field("cached", &self.cached())
+            .field("idle_bytes", &self.shared.idle.load(Ordering::Relaxed))
+            .field("limit", &self.shared.limit)
             .field("fresh", &self.fresh)
             .field("reused", &self.reused)
             .finish()
@@ -75,22 +90,21 @@ impl Default for RecvPool {
 }
 
 impl RecvPool {
-    /// A pool whose classes keep up to [`DEFAULT_CLASS_BYTES`] each (at
-    /// least one buffer). Nothing is allocated until a buffer is taken.
+    /// A pool that keeps up to [`DEFAULT_POOL_BYTES`] of buffers for reuse.
+    /// Nothing is allocated until a buffer is taken.
     pub(crate) fn new() -> RecvPool {
-        RecvPool::with_class_bytes(DEFAULT_CLASS_BYTES)
+        RecvPool::with_limit(DEFAULT_POOL_BYTES)
     }
 
-    /// A pool whose classes keep up to `bytes` each, rounded down to a
-    /// power-of-two number of buffers, and at least one buffer.
-    pub(crate) fn with_class_bytes(bytes: usize) -> RecvPool {
-        let keep = std::array::from_fn(|i| {
-            let n = (bytes / class_size(i)).max(1);
-            1 << (usize::BITS - 1 - n.leading_zeros())
-        });
+    /// A pool that keeps up to `bytes` of buffers for reuse, over all
+    /// classes (a class keeps at most `MAX_CLASS_SLOTS` buffers).
+    pub(crate) fn with_limit(bytes: usize) -> RecvPool {
         RecvPool {
             classes: std::array::from_fn(|_| None),
-            keep,
+            shared: StdArc::new(Shared {
+                idle: AtomicUsize::new(0),
+                limit: bytes,
+            }),
             fresh: 0,
             reused: 0,
         }
@@ -116,19 +130,25 @@ impl RecvPool {
                 home: None,
             };
         };
-        let keep = self.keep[i];
+        let shared = &self.shared;
         let class = self.classes[i].get_or_insert_with(|| {
-            let (tx, free) = Builder::new(keep)
+            let (tx, free) = Builder::new(class_slots(i, shared.limit))
                 .wait_strategy(WaitStrategy::BusySpin)
                 .mpsc()
                 .expect("a power-of-two capacity below the ring's maximum");
             Class {
                 free,
-                home: StdArc::new(Home { tx }),
+                home: StdArc::new(Home {
+                    tx,
+                    shared: shared.clone(),
+                }),
             }
         });
         let buf = match class.free.try_pop() {
             Ok(buf) => {
+                // Relaxed: the count is only a bound; the buffer itself came
+                // through the ring.
+                shared.idle.fetch_sub(buf.len(), Ordering::Relaxed);
                 self.reused += 1;
                 buf
             }
@@ -149,11 +169,10 @@ impl RecvPool {
         self.classes.iter().flatten().map(|c| c.free.len()).sum()
     }
 
-    /// The most buffers the class holding `len`-byte buffers keeps (0 for
-    /// sizes that are not pooled).
+    /// Bytes of the buffers waiting in the pool for reuse.
     #[cfg(test)]
-    pub(crate) fn class_limit(&self, len: usize) -> usize {
-        class_index(len).map_or(0, |i| self.keep[i])
+    pub(crate) fn idle_bytes(&self) -> usize {
+        self.shared.idle.load(Ordering::Relaxed)
     }
 
     /// How many buffers were allocated because none could be reused.
@@ -167,6 +186,13 @@ impl RecvPool {
     pub(crate) fn reused(&self) -> u64 {
         self.reused
     }
+}
+
+/// How many buffers class `i` keeps at most in a pool of `limit` bytes: the
+/// ring's capacity, a power of two.
+fn class_slots(i: usize, limit: usize) -> usize {
+    let n = (limit / class_size(i)).clamp(1, MAX_CLASS_SLOTS);
+    1 << (usize::BITS - 1 - n.leading_zeros())
 }
 
 /// The size of class `i`.
@@ -228,9 +254,22 @@ impl AsRef<[u8]> for PoolBuf {
 
 impl Drop for PoolBuf {
     fn drop(&mut self) {
-        if let Some(home) = self.home.take() {
-            // Full or disconnected: the buffer comes back and is freed here.
-            let _ = home.tx.try_push(std::mem::take(&mut self.buf));
+        let Some(home) = self.home.take() else {
+            return;
+        };
+        // Room under the pool's limit is reserved first, so the idle bytes
+        // never exceed it. Over the limit, with the class's ring full, or
+        // with the pool gone, the buffer is freed here.
+        let size = self.buf.len();
+        let shared = &home.shared;
+        // Relaxed: the count is only a bound; the buffer itself goes
+        // through the ring.
+        if shared.idle.fetch_add(size, Ordering::Relaxed) + size > shared.limit {
+            shared.idle.fetch_sub(size, Ordering::Relaxed);
+            return;
+        }
+        if home.tx.try_push(std::mem::take(&mut self.buf)).is_err() {
+            shared.idle.fetch_sub(size, Ordering::Relaxed);
         }
     }
 }
@@ -250,14 +289,11 @@ mod tests {
         assert_eq!(class_index(MAX_CLASS), Some(CLASSES - 1));
         assert_eq!(class_index(MAX_CLASS + 1), None);
         assert_eq!(class_size(CLASSES - 1), MAX_CLASS);
-        let pool = RecvPool::new();
-        assert_eq!(pool.class_limit(MIN_CLASS), 128);
-        assert_eq!(pool.class_limit(65536), 64);
-        assert_eq!(pool.class_limit(MAX_CLASS), 1);
-        assert_eq!(pool.class_limit(MAX_CLASS + 1), 0);
-        let odd = RecvPool::with_class_bytes(3 * 65536);
-        assert_eq!(odd.class_limit(65536), 2);
-        assert_eq!(odd.class_limit(MAX_CLASS), 1);
+        assert_eq!(class_slots(0, DEFAULT_POOL_BYTES), 1024);
+        assert_eq!(class_slots(1, DEFAULT_POOL_BYTES), 512);
+        assert_eq!(class_slots(CLASSES - 1, DEFAULT_POOL_BYTES), 8);
+        assert_eq!(class_slots(1, 3 * 65536), 2);
+        assert_eq!(class_slots(CLASSES - 1, 1), 1);
     }
 
     #[test]
@@ -275,13 +311,14 @@ mod tests {
         assert_eq!(pool.cached(), 0, "a slice still holds the buffer");
         drop(half);
         assert_eq!(pool.cached(), 1);
+        assert_eq!(pool.idle_bytes(), 65536);
         // Same class, smaller length: the same memory, contents as left.
         let b = pool.take(40_000);
         assert_eq!(b.len(), 40_000);
         assert_eq!(b.as_ref().as_ptr(), addr);
         assert!(b.as_ref().iter().all(|&x| x == 7));
         assert_eq!((pool.fresh(), pool.reused()), (1, 1));
-        assert_eq!(pool.cached(), 0);
+        assert_eq!((pool.cached(), pool.idle_bytes()), (0, 0));
         drop(b);
         assert_eq!(pool.cached(), 1, "an unfrozen buffer comes back too");
     }
@@ -312,24 +349,40 @@ mod tests {
     }
 
     #[test]
-    fn a_full_class_frees_and_the_pool_stays_bounded() {
-        let mut pool = RecvPool::with_class_bytes(4 * 65536);
-        let limit = pool.class_limit(65536);
-        assert_eq!(limit, 4);
-        let bufs: Vec<Bytes> = (0..10).map(|_| pool.take(65536).freeze()).collect();
-        drop(bufs);
-        assert_eq!(pool.cached(), limit);
-        // Other classes have rings of their own, bounded the same way.
+    fn the_pool_keeps_at_most_its_limit() {
+        let mut pool = RecvPool::with_limit(4 * 65536);
+        let big: Vec<Bytes> = (0..10).map(|_| pool.take(65536).freeze()).collect();
+        drop(big);
+        assert_eq!((pool.cached(), pool.idle_bytes()), (4, 4 * 65536));
+        // The limit is shared by the classes: no room left for small ones.
         let small: Vec<PoolBuf> = (0..20).map(|_| pool.take(100)).collect();
         drop(small);
-        assert_eq!(pool.cached(), limit + pool.class_limit(100));
-        assert_eq!(pool.fresh(), 30);
+        assert_eq!(pool.cached(), 4);
+        // Once the large ones are taken again, small ones fill the room,
+        // up to their ring's capacity.
+        let big: Vec<PoolBuf> = (0..4).map(|_| pool.take(65536)).collect();
+        assert_eq!((pool.cached(), pool.idle_bytes()), (0, 0));
+        let small: Vec<PoolBuf> = (0..20).map(|_| pool.take(100)).collect();
+        drop(small);
+        assert_eq!((pool.cached(), pool.idle_bytes()), (8, 8 * MIN_CLASS));
+        assert_eq!((pool.fresh(), pool.reused()), (50, 4));
+        drop(big);
+        assert_eq!(pool.cached(), 8, "still full");
+    }
+
+    #[test]
+    fn a_full_ring_frees() {
+        // Room under the limit, but the class's ring is full.
+        let mut pool = RecvPool::with_limit(3 * 65536);
+        assert_eq!(class_slots(1, 3 * 65536), 2);
+        let bufs: Vec<PoolBuf> = (0..3).map(|_| pool.take(65536)).collect();
+        drop(bufs);
+        assert_eq!((pool.cached(), pool.idle_bytes()), (2, 2 * 65536));
     }
 
     #[test]
     fn large_buffers_bypass_the_pool() {
-        let mut pool = RecvPool::with_class_bytes(1);
-        assert_eq!(pool.class_limit(MAX_CLASS), 1);
+        let mut pool = RecvPool::new();
         let mut b = pool.take(MAX_CLASS + 5);
         b.as_mut_slice()[MAX_CLASS + 4] = 1;
         let bytes = b.freeze();
