@@ -56,7 +56,11 @@ struct Home {
 
 /// One size class: the buffers waiting for reuse, and the way back.
 struct Class {
+    /// Buffers returned and not yet moved to `hot`.
     free: Consumer<Box<[u8]>>,
+    /// Returned buffers, the most recently returned last: taken from the
+    /// end, so the buffer reused is the one most likely still in cache.
+    hot: Vec<Box<[u8]>>,
     home: StdArc<Home>,
 }
 
@@ -138,21 +142,25 @@ impl RecvPool {
                 .expect("a power-of-two capacity below the ring's maximum");
             Class {
                 free,
+                hot: Vec::new(),
                 home: StdArc::new(Home {
                     tx,
                     shared: shared.clone(),
                 }),
             }
         });
-        let buf = match class.free.try_pop() {
-            Ok(buf) => {
+        while let Ok(buf) = class.free.try_pop() {
+            class.hot.push(buf);
+        }
+        let buf = match class.hot.pop() {
+            Some(buf) => {
                 // Relaxed: the count is only a bound; the buffer itself came
                 // through the ring.
                 shared.idle.fetch_sub(buf.len(), Ordering::Relaxed);
                 self.reused += 1;
                 buf
             }
-            Err(_) => {
+            None => {
                 self.fresh += 1;
                 vec![0u8; class_size(i)].into_boxed_slice()
             }
@@ -166,7 +174,11 @@ impl RecvPool {
 
     /// Buffers waiting in the pool for reuse, over all classes.
     pub(crate) fn cached(&self) -> usize {
-        self.classes.iter().flatten().map(|c| c.free.len()).sum()
+        self.classes
+            .iter()
+            .flatten()
+            .map(|c| c.free.len() + c.hot.len())
+            .sum()
     }
 
     /// Bytes of the buffers waiting in the pool for reuse.
@@ -321,6 +333,29 @@ mod tests {
         assert_eq!((pool.cached(), pool.idle_bytes()), (0, 0));
         drop(b);
         assert_eq!(pool.cached(), 1, "an unfrozen buffer comes back too");
+    }
+
+    #[test]
+    fn the_last_buffer_returned_is_reused_first() {
+        let mut pool = RecvPool::new();
+        let a = pool.take(65536);
+        let b = pool.take(65536);
+        let c = pool.take(65536);
+        let (pa, pb, pc) = (
+            a.as_ref().as_ptr(),
+            b.as_ref().as_ptr(),
+            c.as_ref().as_ptr(),
+        );
+        drop(a);
+        drop(b);
+        let again_b = pool.take(65536);
+        assert_eq!(again_b.as_ref().as_ptr(), pb);
+        drop(c);
+        let again_c = pool.take(65536);
+        assert_eq!(again_c.as_ref().as_ptr(), pc);
+        let again_a = pool.take(65536);
+        assert_eq!(again_a.as_ref().as_ptr(), pa);
+        assert_eq!((pool.fresh(), pool.reused()), (3, 3));
     }
 
     #[test]
