@@ -37,7 +37,7 @@ const MAX_READ: usize = 1 << 20;
 /// read into a buffer of their own from the I/O thread's pool.
 const DIRECT_BODY_MIN: usize = 32 * 1024;
 /// How many bytes past the end of such a body are read along with it.
-const DIRECT_TAIL: usize = 4096;
+const DIRECT_TAIL: usize = 512;
 /// Messages taken from the out-ring per batch.
 const OUT_BATCH: usize = 512;
 /// Encode no further once this many bytes wait to be written.
