@@ -2,7 +2,9 @@
 //!
 //! It runs a [`zmtp::Connection`](crate::zmtp::Connection) over its stream:
 //! large reads are decoded into whole messages that are appended to the
-//! socket's in-ring in batches; messages the socket queued in the pipe's
+//! socket's in-ring in batches, and the body of a large frame is read
+//! straight into a recycled buffer of its own from the I/O thread's pool,
+//! which becomes the message; messages the socket queued in the pipe's
 //! out-ring are drained in batches and encoded into one transmit buffer that
 //! goes out with one (vectored) write per batch.
 //!
