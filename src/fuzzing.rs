@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::msg::Msg;
 use crate::zmtp::{
@@ -61,18 +61,34 @@ fn chunks(data: &[u8], mode: u8, rng: &mut Rng) -> Vec<std::ops::Range<usize>> {
     out
 }
 
-/// Decodes every frame of `data`, fed in the given chunks.
+/// Decodes every frame of `data`, fed in the given chunks. With `direct`,
+/// every body left incomplete in the read buffer is taken out of it and
+/// completed in a buffer of its own ([`FrameDecoder::finish_body`]), the
+/// way the engine reads large bodies.
 fn decode_all(
     data: &[u8],
     max: Option<u64>,
     parts: &[std::ops::Range<usize>],
     bulk: bool,
+    direct: bool,
 ) -> (Vec<Frame>, Option<Error>) {
     let mut dec = FrameDecoder::new(max);
     let mut buf = BytesMut::new();
     let mut frames = Vec::new();
+    let mut own: Option<Vec<u8>> = None;
     for r in parts {
-        buf.extend_from_slice(&data[r.clone()]);
+        let mut chunk = &data[r.clone()];
+        if let Some(body) = &mut own {
+            let size = dec.body_in_progress().expect("a body is in progress");
+            let n = (size - body.len()).min(chunk.len());
+            body.extend_from_slice(&chunk[..n]);
+            chunk = &chunk[n..];
+            if body.len() == size {
+                let body = own.take().expect("just used");
+                frames.push(dec.finish_body(Bytes::from(body)));
+            }
+        }
+        buf.extend_from_slice(chunk);
         loop {
             if bulk {
                 if let Err(e) =
@@ -86,6 +102,9 @@ fn decode_all(
                 Ok(None) => break,
                 Err(e) => return (frames, Some(e)),
             }
+        }
+        if direct && own.is_none() && dec.body_in_progress().is_some() {
+            own = Some(buf.split().to_vec());
         }
     }
     (frames, None)
@@ -105,13 +124,19 @@ pub fn frame_decoder(data: &[u8]) {
         _ => Some(u64::from(sel) * 1024),
     };
     let mut rng = Rng::new(data);
-    let whole = decode_all(stream, max, &chunks(stream, 0, &mut rng), false);
+    let whole = decode_all(stream, max, &chunks(stream, 0, &mut rng), false, false);
     for mode in [1, 2] {
-        let other = decode_all(stream, max, &chunks(stream, mode, &mut rng), false);
+        let other = decode_all(stream, max, &chunks(stream, mode, &mut rng), false, false);
         assert_eq!(whole, other, "chunking changed the decoded frames");
         // The bulk path for short message frames decodes the same frames.
-        let bulk = decode_all(stream, max, &chunks(stream, mode, &mut rng), true);
+        let bulk = decode_all(stream, max, &chunks(stream, mode, &mut rng), true, false);
         assert_eq!(whole, bulk, "bulk decoding changed the decoded frames");
+        // So do bodies completed outside the read buffer.
+        let direct = decode_all(stream, max, &chunks(stream, mode, &mut rng), true, true);
+        assert_eq!(
+            whole, direct,
+            "bodies read apart changed the decoded frames"
+        );
     }
     let mut re = BytesMut::new();
     for f in &whole.0 {
@@ -133,7 +158,7 @@ pub fn frame_decoder(data: &[u8]) {
         }
     }
     let whole_range = std::iter::once(0..re.len()).collect::<Vec<_>>();
-    let again = decode_all(&re, max, &whole_range, true);
+    let again = decode_all(&re, max, &whole_range, true, false);
     assert_eq!(again.0, whole.0, "re-encoded frames decode differently");
     assert!(again.1.is_none());
 }

@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use ringmq::{Context, Error, SocketType};
+use ringmq::{Context, Error, Msg, SocketType};
 
 #[test]
 fn inproc_push_pull_in_order_and_multipart() {
@@ -319,5 +319,120 @@ fn hostile_raw_clients_are_dropped_while_a_good_peer_is_served() {
     }
     for i in 1..100u32 {
         assert_eq!(pull.recv().unwrap()[..], *format!("good-{i}").as_bytes());
+    }
+}
+
+/// A payload of `len` bytes that differs with `seed` and along its length.
+fn pattern(seed: u32, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u32).wrapping_mul(31).wrapping_add(seed) as u8)
+        .collect()
+}
+
+#[test]
+fn tcp_large_frames_of_every_size_arrive_intact() {
+    let ctx = Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = sock(&ctx, SocketType::Push);
+    push.set_sndhwm(4).unwrap();
+    push.connect(&ep).unwrap();
+    // Around the size where bodies get buffers of their own, around the
+    // pool's size classes, and above the largest class.
+    let sizes = [
+        32 * 1024 - 1,
+        32 * 1024,
+        32 * 1024 + 1,
+        65536,
+        65545,
+        100_000,
+        1 << 20,
+        4 << 20,
+        (4 << 20) + 1,
+        5_000_000,
+        65536,
+    ];
+    let sender = std::thread::spawn(move || {
+        for round in 0..3u32 {
+            for (i, &len) in sizes.iter().enumerate() {
+                let seed = round * 100 + i as u32;
+                // A multipart message mixing small and large frames, then
+                // the large frame alone.
+                push.send_multipart(vec![
+                    Msg::from("head"),
+                    Msg::from(pattern(seed, len)),
+                    Msg::from(pattern(seed + 1, 100)),
+                ])
+                .unwrap();
+                push.send(pattern(seed + 2, len)).unwrap();
+            }
+        }
+        push
+    });
+    let mut kept = Vec::new();
+    for round in 0..3u32 {
+        for (i, &len) in sizes.iter().enumerate() {
+            let seed = round * 100 + i as u32;
+            let parts = pull.recv_multipart().unwrap();
+            assert_eq!(parts.len(), 3);
+            assert_eq!(&parts[0][..], b"head");
+            assert!(parts[1][..] == pattern(seed, len)[..], "size {len}");
+            assert_eq!(&parts[2][..], &pattern(seed + 1, 100)[..]);
+            let single = pull.recv().unwrap();
+            assert!(!single.more());
+            assert!(single[..] == pattern(seed + 2, len)[..], "size {len}");
+            if round == 0 {
+                kept.push((seed + 2, single));
+            }
+        }
+    }
+    // Messages outlive the context, its I/O thread and the buffer pool.
+    drop(sender.join().unwrap());
+    drop(pull);
+    drop(ctx);
+    for (i, (seed, m)) in kept.into_iter().enumerate() {
+        assert!(m[..] == pattern(seed, sizes[i])[..]);
+    }
+}
+
+#[test]
+fn large_frames_dribbled_by_a_raw_peer_arrive_intact() {
+    let ctx = Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let mut raw = TcpStream::connect(ep.trim_start_matches("tcp://")).unwrap();
+    raw.set_nodelay(true).unwrap();
+    let mut stream = null_greeting();
+    stream.extend(ready_command("PUSH"));
+    let sizes = [70_000usize, 10, 40_000, 300, 65536, 33_000];
+    for (i, &len) in sizes.iter().enumerate() {
+        let flags = if len > 255 { 0x02 } else { 0x00 };
+        stream.push(flags);
+        if len > 255 {
+            stream.extend((len as u64).to_be_bytes());
+        } else {
+            stream.push(len as u8);
+        }
+        stream.extend(pattern(i as u32, len));
+    }
+    // Uneven pieces with pauses, so headers and bodies are split across
+    // reads at many points.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut at = 0;
+    while at < stream.len() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let n = 1 + (x % 20_000) as usize;
+        let end = (at + n).min(stream.len());
+        raw.write_all(&stream[at..end]).unwrap();
+        at = end;
+        if x % 3 == 0 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    for (i, &len) in sizes.iter().enumerate() {
+        let m = pull.recv().unwrap();
+        assert!(m[..] == pattern(i as u32, len)[..], "frame {i}");
     }
 }

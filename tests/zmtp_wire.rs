@@ -521,6 +521,61 @@ fn connection_is_independent_of_chunking() {
     assert_eq!(run(&mut || 1 + (r.next() % 500) as usize), whole);
 }
 
+#[test]
+fn bodies_read_into_buffers_of_their_own_give_the_same_events() {
+    let mut input = greeting_bytes(b"NULL", 3, 1, 0);
+    input.extend(ready(b"DEALER"));
+    let mut rng = Rng(4242);
+    input.extend(random_stream(&mut rng));
+    // Every body of at least `min` bytes left incomplete in the read buffer
+    // is moved into its own buffer and completed with `handle_body`.
+    let run = |min: usize, split: &mut dyn FnMut() -> usize| {
+        let mut c = conn(SocketType::Router);
+        let mut rx = BytesMut::new();
+        let mut own: Option<Vec<u8>> = None;
+        let mut at = 0;
+        let mut evs = Vec::new();
+        while at < input.len() {
+            let mut end = (at + split()).min(input.len());
+            if let Some(body) = &mut own {
+                let size = c.body_in_progress().unwrap();
+                let n = (size - body.len()).min(end - at);
+                body.extend_from_slice(&input[at..at + n]);
+                at += n;
+                if body.len() == size {
+                    let body = Bytes::from(own.take().unwrap());
+                    c.handle_body(body, Instant::now()).unwrap();
+                }
+                end = end.max(at);
+            }
+            rx.extend_from_slice(&input[at..end]);
+            at = end;
+            c.handle_input(&mut rx, Instant::now()).unwrap();
+            evs.extend(std::iter::from_fn(|| c.poll_event()));
+            if own.is_none() && c.body_in_progress().is_some_and(|n| n >= min) {
+                own = Some(rx.split().to_vec());
+            }
+        }
+        assert!(own.is_none() && rx.is_empty());
+        (evs, take_out(&mut c))
+    };
+    let whole = run(usize::MAX, &mut || usize::MAX);
+    assert!(whole.0.len() > 40);
+    let mut r = Rng(11);
+    assert_eq!(run(256, &mut || 1 + (r.next() % 3000) as usize), whole);
+    let mut r = Rng(12);
+    assert_eq!(run(0, &mut || 1 + (r.next() % 40) as usize), whole);
+}
+
+#[test]
+#[should_panic(expected = "not the frame's size")]
+fn a_body_of_the_wrong_size_is_refused() {
+    let mut dec = FrameDecoder::new(None);
+    let mut rx = BytesMut::from(&b"\x00\x05he"[..]);
+    assert_eq!(dec.decode(&mut rx), Ok(None));
+    dec.finish_body(Bytes::from_static(b"hell"));
+}
+
 // ---------------------------------------------------------------- malformed input
 
 #[test]

@@ -5,10 +5,18 @@
 //! count); larger payloads are a [`bytes::Bytes`], so a frame sliced out of
 //! the decoder's read buffer reaches the user without a copy.
 //!
+//! It also owns the pool that recycles large receive buffers
+//! (`pool`): a frame's body is read into a pooled buffer that becomes the
+//! message's `Bytes`, and the buffer returns to the pool, through a ring,
+//! when the message is dropped.
+//!
 //! It must not do I/O, know about the wire format, or touch atomics other
-//! than through `Bytes`. It contains no `unsafe` code.
+//! than through `Bytes` and the pool (its rings and its count of idle
+//! bytes). It contains no `unsafe` code.
 
 #![forbid(unsafe_code)]
+
+pub(crate) mod pool;
 
 use std::fmt;
 use std::ops::Deref;

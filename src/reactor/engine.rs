@@ -2,7 +2,9 @@
 //!
 //! It runs a [`zmtp::Connection`](crate::zmtp::Connection) over its stream:
 //! large reads are decoded into whole messages that are appended to the
-//! socket's in-ring in batches; messages the socket queued in the pipe's
+//! socket's in-ring in batches, and the body of a large frame is read
+//! straight into a recycled buffer of its own from the I/O thread's pool,
+//! which becomes the message; messages the socket queued in the pipe's
 //! out-ring are drained in batches and encoded into one transmit buffer that
 //! goes out with one (vectored) write per batch.
 //!
@@ -12,7 +14,7 @@
 //! the write side to sleep until the socket's next send notifies.
 
 use std::collections::VecDeque;
-use std::io::{self, Read};
+use std::io::{self, IoSliceMut, Read};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -21,6 +23,7 @@ use mio::Registry;
 
 use super::timers::TimerKind;
 use super::{Connecter, SocketLink, StepCx, Stream};
+use crate::msg::pool::{PoolBuf, RecvPool};
 use crate::msg::Msg;
 use crate::pipe::{Attach, Inbound, Payload, PipeId, PipeWriter};
 use crate::ring::{self, Consumer, Notify, PopError, PushError};
@@ -32,6 +35,11 @@ const READS_PER_STEP: usize = 16;
 /// The smallest and largest read, in bytes.
 const MIN_READ: usize = 4096;
 const MAX_READ: usize = 1 << 20;
+/// Frames at least this large (and at most the pool's largest class) are
+/// read into a buffer of their own from the I/O thread's pool.
+const DIRECT_BODY_MIN: usize = 32 * 1024;
+/// How many bytes past the end of such a body are read along with it.
+const DIRECT_TAIL: usize = 512;
 /// Messages taken from the out-ring per batch.
 const OUT_BATCH: usize = 512;
 /// Encode no further once this many bytes wait to be written.
@@ -39,6 +47,14 @@ const TX_HIGH: usize = 256 * 1024;
 /// Stop reading while this many decoded messages wait for room in the
 /// in-ring.
 const PENDING_IN_MAX: usize = 4096;
+
+/// A large frame's body, read into a pooled buffer of its own.
+struct DirectBody {
+    /// Exactly the frame's size.
+    buf: PoolBuf,
+    /// How many bytes of it have arrived.
+    filled: usize,
+}
 
 /// Where the connection came from.
 pub(crate) enum EngineOrigin {
@@ -72,7 +88,10 @@ pub(crate) struct Engine {
     /// Messages from the socket, for an accepted connection once attached.
     accepted_out: Option<Consumer<Payload>>,
     notify: Arc<dyn Notify>,
+    /// The shared read buffer.
     rx: BytesMut,
+    /// The body of a large frame being read into a buffer of its own.
+    body: Option<DirectBody>,
     /// Frames of a multipart message being assembled.
     partial: Vec<Msg>,
     /// Decoded items waiting for room in the socket's in-ring.
@@ -126,6 +145,7 @@ impl Engine {
             accepted_out: None,
             notify,
             rx: BytesMut::new(),
+            body: None,
             partial: Vec::new(),
             pending_in: VecDeque::new(),
             readable: true,
@@ -218,14 +238,14 @@ impl Engine {
     }
 
     /// Readiness from epoll.
-    pub(crate) fn on_io(&mut self, readable: bool, writable: bool, cx: &mut StepCx) -> Step {
+    pub(crate) fn on_io(&mut self, readable: bool, writable: bool, cx: &mut StepCx<'_>) -> Step {
         self.readable |= readable;
         self.writable |= writable;
         self.pump(cx)
     }
 
     /// A ring notified: the out-ring has data or the in-ring has room.
-    pub(crate) fn on_notify(&mut self, cx: &mut StepCx) -> Step {
+    pub(crate) fn on_notify(&mut self, cx: &mut StepCx<'_>) -> Step {
         // Look for a close from the peer before writing what was just
         // queued (one read attempt per wake-up, not per message): messages
         // sent right after a peer went away then wait for the reconnection
@@ -236,7 +256,7 @@ impl Engine {
     }
 
     /// A timer of this engine fired.
-    pub(crate) fn on_timer(&mut self, kind: TimerKind, cx: &mut StepCx) -> Step {
+    pub(crate) fn on_timer(&mut self, kind: TimerKind, cx: &mut StepCx<'_>) -> Step {
         if kind == TimerKind::Protocol {
             self.armed = None;
             if let Err(e) = self.conn.handle_timeout(cx.now) {
@@ -256,14 +276,14 @@ impl Engine {
         }
     }
 
-    fn pump(&mut self, cx: &mut StepCx) -> Step {
+    fn pump(&mut self, cx: &mut StepCx<'_>) -> Step {
         loop {
             let mut progress = false;
             match self.deliver_inbound() {
                 Ok(p) => progress |= p,
                 Err(()) => return self.finish(),
             }
-            match self.read(cx.now) {
+            match self.read(cx.now, cx.pool) {
                 Ok(p) => progress |= p,
                 Err(()) => return self.finish(),
             }
@@ -301,7 +321,7 @@ impl Engine {
         Step::Continue
     }
 
-    fn arm_timer(&mut self, cx: &mut StepCx) {
+    fn arm_timer(&mut self, cx: &mut StepCx<'_>) {
         let next = self.conn.poll_timeout();
         if next.is_some() && next != self.armed {
             self.armed = next;
@@ -385,7 +405,7 @@ impl Engine {
         Ok(progress)
     }
 
-    fn read(&mut self, now: Instant) -> Result<bool, ()> {
+    fn read(&mut self, now: Instant, pool: &mut RecvPool) -> Result<bool, ()> {
         let mut progress = false;
         let mut reads = 0;
         while self.readable && !self.eof && self.pending_in.len() < PENDING_IN_MAX {
@@ -393,23 +413,33 @@ impl Engine {
                 break;
             }
             reads += 1;
-            // The buffer is zero-filled before each read (safe code cannot
-            // read into uninitialised memory), so the size adapts: small
-            // while reads come back small (latency), doubling while they
-            // fill it (throughput). A large frame partly received asks for
-            // the rest of it at once (bounded by the protocol's hint): those
-            // bytes are on their way anyway.
-            let hint = self.conn.recv_reserve_hint(&self.rx);
-            let want = if hint > zmtp::READ_CHUNK {
-                hint
-            } else {
-                self.read_size.min(hint)
-            };
+            // The shared buffer is zero-filled before each read (safe code
+            // cannot read into uninitialised memory), so the size adapts:
+            // small while reads come back small (latency), doubling while
+            // they fill it (throughput). A large frame partly received asks
+            // for the rest of it at once (bounded by the protocol's hint):
+            // those bytes are on their way anyway. A large frame's body in
+            // its own buffer is read to its end, and up to DIRECT_TAIL bytes
+            // of what follows go into the shared buffer in the same call.
             let old = self.rx.len();
-            self.rx.resize(old + want, 0);
-            let r = self.stream.read(&mut self.rx[old..]);
-            let got = match r {
-                Ok(n) => n,
+            let r = if let Some(body) = &mut self.body {
+                self.rx.resize(old + DIRECT_TAIL, 0);
+                let rest = &mut body.buf.as_mut_slice()[body.filled..];
+                let want = rest.len() + DIRECT_TAIL;
+                let mut bufs = [IoSliceMut::new(rest), IoSliceMut::new(&mut self.rx[old..])];
+                self.stream.read_vectored(&mut bufs).map(|got| (got, want))
+            } else {
+                let hint = self.conn.recv_reserve_hint(&self.rx);
+                let want = if hint > zmtp::READ_CHUNK {
+                    hint
+                } else {
+                    self.read_size.min(hint)
+                };
+                self.rx.resize(old + want, 0);
+                self.stream.read(&mut self.rx[old..]).map(|got| (got, want))
+            };
+            let (got, want) = match r {
+                Ok(v) => v,
                 Err(e) => {
                     self.rx.truncate(old);
                     match e.kind() {
@@ -425,22 +455,37 @@ impl Engine {
                     }
                 }
             };
-            self.rx.truncate(old + got);
             if got == 0 {
+                self.rx.truncate(old);
                 self.eof = true;
                 break;
             }
-            if got == want {
-                self.read_size = (self.read_size * 2).min(MAX_READ);
-            } else {
-                if got < want / 8 {
-                    self.read_size = (self.read_size / 2).max(MIN_READ);
+            let into_rx = match &mut self.body {
+                Some(body) => {
+                    let n = got.min(body.buf.len() - body.filled);
+                    body.filled += n;
+                    got - n
                 }
+                None => {
+                    if got == want {
+                        self.read_size = (self.read_size * 2).min(MAX_READ);
+                    } else if got < want / 8 {
+                        self.read_size = (self.read_size / 2).max(MIN_READ);
+                    }
+                    got
+                }
+            };
+            self.rx.truncate(old + into_rx);
+            if got < want {
                 // A short read drained the socket's buffer (epoll(7)): the
                 // next edge says when more has arrived.
                 self.readable = false;
             }
             progress = true;
+            let complete = match &self.body {
+                Some(b) if b.filled == b.buf.len() => self.body.take().map(|b| b.buf.freeze()),
+                _ => None,
+            };
             let mut cx = EventCx {
                 pipe: &mut self.pipe,
                 partial: &mut self.partial,
@@ -452,17 +497,50 @@ impl Engine {
                 peer_label: &self.peer_label,
                 handshook: &mut self.handshook,
             };
-            let r = self
-                .conn
-                .handle_input_with(&mut self.rx, now, |ev| cx.on_event(ev));
+            let mut r = Ok(());
+            if let Some(body) = complete {
+                r = self.conn.handle_body_with(body, now, |ev| cx.on_event(ev));
+            }
+            if r.is_ok() && !self.rx.is_empty() {
+                r = self
+                    .conn
+                    .handle_input_with(&mut self.rx, now, |ev| cx.on_event(ev));
+            }
             if let Err(e) = r {
                 tracing::info!(peer = %self.peer_label, error = %e, "closing connection");
                 self.failure = Some(e.to_string());
                 self.flush_best_effort();
                 return Err(());
             }
+            if self.body.is_none() {
+                self.start_direct_body(pool);
+            }
         }
         Ok(progress)
+    }
+
+    /// Gives the body of a large frame whose header was just decoded a
+    /// buffer of its own from the pool, sized to the frame, and moves the
+    /// part of the body already read into it. The rest is then read
+    /// straight into it and the buffer becomes the message as it is: no
+    /// copy, no zero-filling (a recycled buffer is already initialised), no
+    /// fresh pages to fault in, and the shared read buffer stays small and
+    /// unshared.
+    fn start_direct_body(&mut self, pool: &mut RecvPool) {
+        let Some(size) = self.conn.body_in_progress() else {
+            return;
+        };
+        if size < DIRECT_BODY_MIN || !RecvPool::is_pooled(size) {
+            return;
+        }
+        // The decoder stops at the first incomplete frame, so the shared
+        // buffer holds only the start of this body.
+        let filled = self.rx.len();
+        debug_assert!(filled < size);
+        let mut buf = pool.take(size);
+        buf.as_mut_slice()[..filled].copy_from_slice(&self.rx);
+        self.rx.clear();
+        self.body = Some(DirectBody { buf, filled });
     }
 
     /// Encodes queued messages and writes. `Err` on a broken stream.

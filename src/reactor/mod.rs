@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
+use crate::msg::pool::RecvPool;
 use crate::pipe::{Inbound, Payload, PipeId};
 use crate::ring::{self, Consumer, MpProducer, Notify, PushError};
 use crate::socket::monitor::{MonitorEvent, MonitorEventKind, MonitorSink};
@@ -148,6 +149,7 @@ impl IoThread {
             stopping: false,
             stop_now: stop_now.clone(),
             generation: 0,
+            pool: RecvPool::new(),
         };
         let join = std::thread::Builder::new()
             .name(format!("ringmq-io-{index}"))
@@ -258,6 +260,9 @@ struct Loop {
     stopping: bool,
     stop_now: Arc<AtomicBool>,
     generation: u64,
+    /// Buffers for the bodies of large frames, shared by this thread's
+    /// engines; they come back when the messages are dropped.
+    pool: RecvPool,
 }
 
 impl Loop {
@@ -693,13 +698,14 @@ impl Loop {
     }
 
     /// Runs one engine step and applies its outcome.
-    fn engine_step(&mut self, token: usize, f: impl FnOnce(&mut Engine, &mut StepCx) -> Step) {
+    fn engine_step(&mut self, token: usize, f: impl FnOnce(&mut Engine, &mut StepCx<'_>) -> Step) {
         let Some((generation, Entry::Engine(engine))) = self.entries.get_mut(token) else {
             return;
         };
         let mut cx = StepCx {
             now: Instant::now(),
             timer: None,
+            pool: &mut self.pool,
         };
         let step = f(engine, &mut cx);
         let generation = *generation;
@@ -731,9 +737,11 @@ impl Loop {
 }
 
 /// What an engine step may ask of the loop.
-pub(crate) struct StepCx {
+pub(crate) struct StepCx<'a> {
     /// The time the step runs at.
     pub(crate) now: Instant,
     /// A timer to set for this engine.
     pub(crate) timer: Option<(Instant, TimerKind)>,
+    /// The I/O thread's pool of large receive buffers.
+    pub(crate) pool: &'a mut RecvPool,
 }

@@ -290,6 +290,18 @@ impl Connection {
         }
     }
 
+    /// The size of the frame whose body is being received, once its header
+    /// has been consumed from the read buffer (`None` between frames and
+    /// before the greeting is done). A driver may give a large body a buffer
+    /// of its own, sized to end exactly where the frame ends, so the body
+    /// becomes the message without a copy and without sharing a read buffer.
+    pub fn body_in_progress(&self) -> Option<usize> {
+        match self.state {
+            State::Ready | State::Handshake => self.decoder.body_in_progress(),
+            _ => None,
+        }
+    }
+
     /// Consumes whatever complete greeting, commands and frames `rx` holds,
     /// leaving a partial frame in it for the next call. The result is the
     /// same however the byte stream is split across calls.
@@ -317,6 +329,45 @@ impl Connection {
             return Err(Error::Closed);
         }
         let r = self.process_input(rx, now, &mut sink);
+        if let Err(e) = &r {
+            self.fail(e);
+        }
+        r
+    }
+
+    /// Completes the frame whose body is in progress (see
+    /// [`Connection::body_in_progress`]) with `body`, read by the driver
+    /// into a buffer of its own, and queues what it yields for
+    /// [`Connection::poll_event`]. Whatever part of the body was already in
+    /// the read buffer belongs at the front of `body` (and no longer in the
+    /// read buffer). The result is the same as if `body` had been appended
+    /// to the read buffer and passed to [`Connection::handle_input`].
+    ///
+    /// # Panics
+    ///
+    /// If no body is in progress or `body` is not exactly its size.
+    pub fn handle_body(&mut self, body: Bytes, now: Instant) -> Result<(), Error> {
+        let mut events = std::mem::take(&mut self.events);
+        let r = self.handle_body_with(body, now, |e| events.push_back(e));
+        self.events = events;
+        r
+    }
+
+    /// Like [`Connection::handle_body`], but hands each event to `sink`.
+    pub fn handle_body_with<F: FnMut(Event)>(
+        &mut self,
+        body: Bytes,
+        now: Instant,
+        mut sink: F,
+    ) -> Result<(), Error> {
+        if self.state == State::Failed {
+            return Err(Error::Closed);
+        }
+        let frame = self.decoder.finish_body(body);
+        let r = match self.state {
+            State::Handshake => self.on_handshake_frame(frame, now, &mut sink),
+            _ => self.on_frame(frame, now, &mut sink),
+        };
         if let Err(e) = &r {
             self.fail(e);
         }

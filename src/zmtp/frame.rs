@@ -91,6 +91,58 @@ impl FrameDecoder {
         .max(1)
     }
 
+    /// The size of the frame whose body is being received (its header has
+    /// been consumed), or `None` between frames.
+    pub fn body_in_progress(&self) -> Option<usize> {
+        match self.state {
+            State::Header => None,
+            State::Body { size, .. } => Some(size),
+        }
+    }
+
+    /// Completes the frame whose body is being received with `body`, which
+    /// the caller read into a buffer of its own instead of the read buffer
+    /// (the header went through [`FrameDecoder::decode`], which returned
+    /// `Ok(None)` with part of the body, or none of it, left in its buffer;
+    /// those bytes belong at the front of `body` and are the caller's to
+    /// move there). The frame is the same as `decode` would have returned
+    /// had the whole body been appended to the read buffer.
+    ///
+    /// # Panics
+    ///
+    /// If no body is in progress or `body` is not exactly the frame's size.
+    ///
+    /// ```
+    /// use bytes::{Bytes, BytesMut};
+    /// use ringmq::zmtp::{Frame, FrameDecoder};
+    ///
+    /// let mut dec = FrameDecoder::new(None);
+    /// let mut rx = BytesMut::from(&b"\x01\x05he"[..]);
+    /// assert_eq!(dec.decode(&mut rx), Ok(None));
+    /// assert_eq!(dec.body_in_progress(), Some(5));
+    /// let mut body = rx.split().to_vec();
+    /// body.extend_from_slice(b"llo");
+    /// let Frame::Message(m) = dec.finish_body(Bytes::from(body)) else { panic!() };
+    /// assert!(m.more() && &m[..] == b"hello");
+    /// assert_eq!(dec.body_in_progress(), None);
+    /// ```
+    pub fn finish_body(&mut self, body: Bytes) -> Frame {
+        let State::Body { flags, size } = self.state else {
+            panic!("FrameDecoder::finish_body: no frame body in progress");
+        };
+        assert_eq!(
+            body.len(),
+            size,
+            "FrameDecoder::finish_body: the body is not the frame's size"
+        );
+        self.state = State::Header;
+        if flags & FLAG_COMMAND != 0 {
+            Frame::Command(body)
+        } else {
+            Frame::Message(Msg::from(body).with_more(flags & FLAG_MORE != 0))
+        }
+    }
+
     fn limit_for(&self, flags: u8) -> u64 {
         let mut max = self.max_msg_size.unwrap_or(MAX_FRAME_BODY);
         if flags & FLAG_COMMAND != 0 {
