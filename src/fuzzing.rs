@@ -85,7 +85,10 @@ fn decode_all(
             chunk = &chunk[n..];
             if body.len() == size {
                 let body = own.take().expect("just used");
-                frames.push(dec.finish_body(Bytes::from(body)));
+                match dec.finish_body(Bytes::from(body)) {
+                    Ok(f) => frames.push(f),
+                    Err(e) => panic!("a body of the announced size was refused: {e}"),
+                }
             }
         }
         buf.extend_from_slice(chunk);

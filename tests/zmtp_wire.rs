@@ -568,12 +568,34 @@ fn bodies_read_into_buffers_of_their_own_give_the_same_events() {
 }
 
 #[test]
-#[should_panic(expected = "not the frame's size")]
 fn a_body_of_the_wrong_size_is_refused() {
     let mut dec = FrameDecoder::new(None);
+    assert_eq!(
+        dec.finish_body(Bytes::from_static(b"hi")),
+        Err(Error::BodyMismatch {
+            expected: None,
+            got: 2
+        })
+    );
     let mut rx = BytesMut::from(&b"\x00\x05he"[..]);
     assert_eq!(dec.decode(&mut rx), Ok(None));
-    dec.finish_body(Bytes::from_static(b"hell"));
+    assert_eq!(
+        dec.finish_body(Bytes::from_static(b"hell")),
+        Err(Error::BodyMismatch {
+            expected: Some(5),
+            got: 4
+        })
+    );
+    // Nothing was consumed: the right body still completes the frame.
+    let Ok(Frame::Message(m)) = dec.finish_body(Bytes::from_static(b"hello")) else {
+        panic!("the frame did not complete")
+    };
+    assert_eq!(&m[..], b"hello");
+    assert!(Error::BodyMismatch {
+        expected: None,
+        got: 0
+    }
+    .is_caller_fault());
 }
 
 // ---------------------------------------------------------------- malformed input

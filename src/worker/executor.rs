@@ -333,7 +333,10 @@ pub(crate) fn run_bolt(
                     counters
                         .emitted
                         .fetch_add(out.emitted - before, Ordering::Relaxed);
-                    tuples_out.fetch_add(n, Ordering::Relaxed);
+                    // Release: a sample that sees this count (acquire) also
+                    // sees the `tuples_in` counts made before these tuples
+                    // were pushed.
+                    tuples_out.fetch_add(n, Ordering::Release);
                     shared.batch_homes.give_back(home, tuples);
                 }
                 Incoming::Eos(from) => {
@@ -538,11 +541,13 @@ impl SendThread {
             let cap = self.groups[li].capacity();
             let g = mem::replace(&mut self.groups[li], self.spares.take(cap));
             let n = g.len();
-            let tuples_in = self.shared.tuples_in[li].clone();
+            // Counted in before they can be counted out (the bolt counts
+            // after it pops them), so a metrics sample never shows more
+            // out than in.
+            self.shared.tuples_in[li].fetch_add(n as u64, Ordering::Relaxed);
             if !self.push_local(li, Incoming::Tuples(g, self.spares.home())) {
                 return false;
             }
-            tuples_in.fetch_add(n as u64, Ordering::Relaxed);
             local += n as u64;
         }
         if local > 0 {

@@ -41,7 +41,13 @@ impl RingProbe {
 
     pub(crate) fn sample(&self, now_ns: u64) -> QueueMetrics {
         let (tin, tout) = match &self.tuples {
-            Some((i, o)) => (i.load(Ordering::Relaxed), o.load(Ordering::Relaxed)),
+            Some((i, o)) => {
+                // Out first, with acquire (pairs with the bolt's release):
+                // every tuple counted out was counted in before, so the in
+                // count read afterwards is at least as large.
+                let out = o.load(Ordering::Acquire);
+                (i.load(Ordering::Relaxed), out)
+            }
             None => (self.stats.total_pushed(), self.stats.total_popped()),
         };
         let prev_out = self.last_out.swap(tout, Ordering::Relaxed);

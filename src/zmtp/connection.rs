@@ -343,9 +343,8 @@ impl Connection {
     /// read buffer). The result is the same as if `body` had been appended
     /// to the read buffer and passed to [`Connection::handle_input`].
     ///
-    /// # Panics
-    ///
-    /// If no body is in progress or `body` is not exactly its size.
+    /// If no body is in progress or `body` is not exactly its size, the
+    /// result is [`Error::BodyMismatch`] and nothing changes.
     pub fn handle_body(&mut self, body: Bytes, now: Instant) -> Result<(), Error> {
         let mut events = std::mem::take(&mut self.events);
         let r = self.handle_body_with(body, now, |e| events.push_back(e));
@@ -363,7 +362,9 @@ impl Connection {
         if self.state == State::Failed {
             return Err(Error::Closed);
         }
-        let frame = self.decoder.finish_body(body);
+        // A mismatch is the caller's mistake: nothing is consumed and the
+        // connection carries on.
+        let frame = self.decoder.finish_body(body)?;
         let r = match self.state {
             State::Handshake => self.on_handshake_frame(frame, now, &mut sink),
             _ => self.on_frame(frame, now, &mut sink),

@@ -90,6 +90,16 @@ pub enum Error {
     NotReady,
     /// The connection already failed or was closed. Caller's fault.
     Closed,
+    /// A body handed to [`FrameDecoder::finish_body`](super::FrameDecoder::finish_body)
+    /// (or `Connection::handle_body`) while no frame body was in progress
+    /// (`expected: None`), or of another size than the frame's. Caller's
+    /// fault; nothing was consumed.
+    BodyMismatch {
+        /// The size of the body in progress, if any.
+        expected: Option<usize>,
+        /// The size of the body handed in.
+        got: usize,
+    },
     /// The configuration is invalid (for example a PLAIN user name longer
     /// than 255 bytes, or a malformed property name). Caller's fault.
     InvalidConfig(&'static str),
@@ -105,7 +115,7 @@ impl Error {
     pub fn is_caller_fault(&self) -> bool {
         matches!(
             self,
-            Error::NotReady | Error::Closed | Error::InvalidConfig(_)
+            Error::NotReady | Error::Closed | Error::InvalidConfig(_) | Error::BodyMismatch { .. }
         )
     }
 
@@ -161,6 +171,17 @@ impl fmt::Display for Error {
             Error::HeartbeatTimeout => f.write_str("peer heartbeat timed out"),
             Error::NotReady => f.write_str("connection handshake not finished"),
             Error::Closed => f.write_str("connection closed"),
+            Error::BodyMismatch {
+                expected: None,
+                got,
+            } => write!(f, "a frame body of {got} bytes handed in, none in progress"),
+            Error::BodyMismatch {
+                expected: Some(size),
+                got,
+            } => write!(
+                f,
+                "a frame body of {got} bytes handed in for a frame of {size} bytes"
+            ),
             Error::InvalidConfig(what) => write!(f, "invalid ZMTP configuration: {what}"),
         }
     }
@@ -181,6 +202,9 @@ impl From<Error> for crate::Error {
             Error::HandshakeTimeout | Error::HeartbeatTimeout => crate::Error::Timeout,
             Error::NotReady => crate::Error::WrongState("ZMTP handshake not finished"),
             Error::Closed => crate::Error::WrongState("ZMTP connection closed"),
+            Error::BodyMismatch { .. } => {
+                crate::Error::WrongState("frame body does not match the frame in progress")
+            }
             Error::InvalidConfig(reason) => crate::Error::InvalidOption {
                 option: "zmtp",
                 reason,

@@ -108,9 +108,8 @@ impl FrameDecoder {
     /// move there). The frame is the same as `decode` would have returned
     /// had the whole body been appended to the read buffer.
     ///
-    /// # Panics
-    ///
-    /// If no body is in progress or `body` is not exactly the frame's size.
+    /// If no body is in progress or `body` is not exactly the frame's size,
+    /// the result is [`Error::BodyMismatch`] and nothing changes.
     ///
     /// ```
     /// use bytes::{Bytes, BytesMut};
@@ -122,25 +121,29 @@ impl FrameDecoder {
     /// assert_eq!(dec.body_in_progress(), Some(5));
     /// let mut body = rx.split().to_vec();
     /// body.extend_from_slice(b"llo");
-    /// let Frame::Message(m) = dec.finish_body(Bytes::from(body)) else { panic!() };
+    /// let Ok(Frame::Message(m)) = dec.finish_body(Bytes::from(body)) else { panic!() };
     /// assert!(m.more() && &m[..] == b"hello");
     /// assert_eq!(dec.body_in_progress(), None);
     /// ```
-    pub fn finish_body(&mut self, body: Bytes) -> Frame {
+    pub fn finish_body(&mut self, body: Bytes) -> Result<Frame, Error> {
         let State::Body { flags, size } = self.state else {
-            panic!("FrameDecoder::finish_body: no frame body in progress");
+            return Err(Error::BodyMismatch {
+                expected: None,
+                got: body.len(),
+            });
         };
-        assert_eq!(
-            body.len(),
-            size,
-            "FrameDecoder::finish_body: the body is not the frame's size"
-        );
+        if body.len() != size {
+            return Err(Error::BodyMismatch {
+                expected: Some(size),
+                got: body.len(),
+            });
+        }
         self.state = State::Header;
-        if flags & FLAG_COMMAND != 0 {
+        Ok(if flags & FLAG_COMMAND != 0 {
             Frame::Command(body)
         } else {
             Frame::Message(Msg::from(body).with_more(flags & FLAG_MORE != 0))
-        }
+        })
     }
 
     fn limit_for(&self, flags: u8) -> u64 {
