@@ -313,7 +313,7 @@ impl<T> Consumer<T> {
                     Err(PopTimeoutError::Disconnected)
                 };
             }
-            if deadline.expired() {
+            if backoff.clock_due() && deadline.expired() {
                 return Err(PopTimeoutError::Timeout);
             }
             if let Step::Park = backoff.step() {

@@ -31,7 +31,7 @@ fn wait_push<P: ?Sized, V>(
             Err(PushError::Disconnected(v)) => break Err(PushTimeoutError::Disconnected(v)),
             Err(PushError::Full(v)) => value = v,
         }
-        if deadline.expired() {
+        if backoff.clock_due() && deadline.expired() {
             break Err(PushTimeoutError::Timeout(value));
         }
         if let Step::Park = backoff.step() {
