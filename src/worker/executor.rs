@@ -364,7 +364,32 @@ struct Sub {
     route: Route,
     tasks: Vec<TaskId>,
     local: Vec<TaskId>,
+    /// Round robin position in the pool the route draws from (`tasks`, or
+    /// `local` for local-or-shuffle when there are local tasks); always
+    /// below that pool's length.
     next: usize,
+}
+
+impl Sub {
+    /// The pool a round-robin route draws from.
+    fn pool(&self) -> &[TaskId] {
+        match self.route {
+            Route::LocalOrShuffle if !self.local.is_empty() => &self.local,
+            _ => &self.tasks,
+        }
+    }
+
+    /// The next task of the round robin (no division per tuple).
+    #[inline]
+    fn round_robin(&mut self) -> TaskId {
+        let pool = self.pool();
+        let (t, len) = (pool[self.next], pool.len());
+        self.next += 1;
+        if self.next == len {
+            self.next = 0;
+        }
+        t
+    }
 }
 
 /// Routes an executor's tuples: groupings → destination tasks → local
@@ -405,13 +430,15 @@ impl SendThread {
                     .copied()
                     .filter(|&t| shared.assignment.worker_of(t) == me)
                     .collect();
-                subs[usize::from(stream.0)].push(Sub {
+                let mut sub = Sub {
                     route: s.route.clone(),
-                    // Each sender starts its round robin at its own offset.
-                    next: task as usize,
+                    next: 0,
                     tasks,
                     local,
-                });
+                };
+                // Each sender starts its round robin at its own offset.
+                sub.next = task as usize % sub.pool().len().max(1);
+                subs[usize::from(stream.0)].push(sub);
             }
         }
         let groups = (0..incoming.len()).map(|_| Vec::new()).collect();
@@ -448,20 +475,7 @@ impl SendThread {
         }
         for s in subs.iter_mut() {
             match &s.route {
-                Route::Shuffle => {
-                    let n = s.tasks.len();
-                    self.targets.push(s.tasks[s.next % n]);
-                    s.next = s.next.wrapping_add(1);
-                }
-                Route::LocalOrShuffle => {
-                    let pool = if s.local.is_empty() {
-                        &s.tasks
-                    } else {
-                        &s.local
-                    };
-                    self.targets.push(pool[s.next % pool.len()]);
-                    s.next = s.next.wrapping_add(1);
-                }
+                Route::Shuffle | Route::LocalOrShuffle => self.targets.push(s.round_robin()),
                 Route::Fields(ix) => {
                     let mut h = 0xcbf2_9ce4_8422_2325u64;
                     for &i in ix {
