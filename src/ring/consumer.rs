@@ -298,7 +298,7 @@ impl<T> Consumer<T> {
 
     /// Waits until an item is ready (`Ok`), or every producer is gone with
     /// the ring drained, or the deadline passes.
-    fn wait_ready(&mut self, deadline: Deadline) -> Result<(), PopTimeoutError> {
+    fn wait_ready(&mut self, mut deadline: Deadline) -> Result<(), PopTimeoutError> {
         self.release_now();
         let mut backoff = Backoff::new(self.core.strategy);
         let mut thread_set = false;

@@ -16,7 +16,7 @@ fn wait_push<P: ?Sized, V>(
     p: &mut P,
     core_of: impl Fn(&P) -> &Core,
     needed: usize,
-    deadline: Deadline,
+    mut deadline: Deadline,
     mut value: V,
     mut attempt: impl FnMut(&mut P, V) -> Result<(), PushError<V>>,
 ) -> Result<(), PushTimeoutError<V>> {

@@ -34,10 +34,11 @@ impl Backoff {
         }
     }
 
-    /// Whether a bounded wait should read the clock before this step: on
-    /// every yield or park, but only on every 16th spin, so a waiting
-    /// thread's spinning costs no `clock_gettime` per turn (a deadline is
-    /// noticed at most 15 short spins late).
+    /// Whether a bounded wait should check its deadline before this step:
+    /// on every yield or park, but only on every 16th spin (not before the
+    /// first), so a waiting thread's spinning costs no `clock_gettime` per
+    /// turn and a wait that ends within 16 spins reads no clock at all (a
+    /// deadline is noticed at most 16 short spins late).
     #[inline]
     pub(crate) fn clock_due(&self) -> bool {
         let spinning = match self.strategy {
@@ -45,7 +46,7 @@ impl Backoff {
             WaitStrategy::Yield => self.n < YIELD_SPINS,
             WaitStrategy::Park => self.n < PARK_SPINS,
         };
-        !spinning || self.turns % 16 == 0
+        !spinning || (self.turns > 0 && self.turns % 16 == 0)
     }
 
     /// The next step; also performs spins and yields itself.
@@ -83,39 +84,67 @@ impl Backoff {
     }
 }
 
-/// A deadline for bounded waits; `None` waits forever.
+/// A deadline for bounded waits.
+///
+/// A bounded wait reads the clock only when it checks its deadline (see
+/// [`Backoff::clock_due`]), so a wait that ends while spinning never reads
+/// it: the timeout counts from the first check, a few spins into the wait.
 #[derive(Clone, Copy)]
-pub(crate) struct Deadline(Option<Instant>);
+pub(crate) enum Deadline {
+    /// Waits forever.
+    Never,
+    /// This long from the first check.
+    After(Duration),
+    /// Until this instant.
+    At(Instant),
+}
 
 impl Deadline {
     pub(crate) fn never() -> Self {
-        Deadline(None)
+        Deadline::Never
     }
 
-    /// `timeout` from now (a timeout too large to represent waits forever).
+    /// `timeout` from the wait's first deadline check (a timeout too large
+    /// to represent waits forever).
     pub(crate) fn after(timeout: Duration) -> Self {
-        Deadline(Instant::now().checked_add(timeout))
+        Deadline::After(timeout)
     }
 
-    /// Whether the deadline has passed.
+    /// Whether the deadline has passed (the first check starts the clock;
+    /// a zero timeout has passed at once).
     #[inline]
-    pub(crate) fn expired(&self) -> bool {
-        match self.0 {
-            None => false,
-            Some(d) => Instant::now() >= d,
+    pub(crate) fn expired(&mut self) -> bool {
+        match *self {
+            Deadline::Never => false,
+            Deadline::After(t) => {
+                if t.is_zero() {
+                    return true;
+                }
+                *self = match Instant::now().checked_add(t) {
+                    Some(at) => Deadline::At(at),
+                    None => Deadline::Never,
+                };
+                false
+            }
+            Deadline::At(d) => Instant::now() >= d,
         }
     }
 
     /// Parks until unparked (or spuriously), or until the deadline.
-    pub(crate) fn park(&self) {
-        match self.0 {
-            None => thread::park(),
-            Some(d) => {
+    pub(crate) fn park(&mut self) {
+        if let Deadline::After(_) = self {
+            self.expired();
+        }
+        match *self {
+            Deadline::At(d) => {
                 let now = Instant::now();
                 if d > now {
                     park_timeout(d - now);
                 }
             }
+            // `After` became `At` or `Never` above (or was zero: no wait).
+            Deadline::Never => thread::park(),
+            Deadline::After(_) => {}
         }
     }
 }
