@@ -4,7 +4,7 @@ use super::{Notify, WaitStrategy};
 use crate::sync::{park_timeout, spin_loop, thread, Duration, Instant};
 
 /// Spins before a `Park` ring parks (loom: keep models small).
-const PARK_SPINS: u32 = if cfg!(loom) { 1 } else { 128 };
+const PARK_SPINS: u32 = if cfg!(loom) { 1 } else { 32 };
 /// Yields before a `Park` ring parks.
 const PARK_YIELDS: u32 = if cfg!(loom) { 0 } else { 4 };
 /// Spins before a `Yield` ring starts yielding.
