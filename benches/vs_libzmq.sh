@@ -24,6 +24,9 @@
 #   --sizes "A B .."   throughput message sizes (default "16 64 1024 65536")
 #   --lat-sizes "A .." latency message sizes (default "64")
 #   --no-thr | --no-lat | --no-inproc   leave those rows out
+#   --raw              also run examples/raw_tcp_thr (plain TCP, no messaging
+#                      library) in every throughput round: an extra row per
+#                      size gives that ceiling and its ratio to libzmq
 #   --scale F          multiply every message/roundtrip count by F (default 1)
 #   --host H           loopback address to use (default 127.0.0.1)
 #   --out FILE         also append raw per-run results (TSV) to FILE
@@ -41,6 +44,7 @@ DO_INPROC=1
 SCALE=1
 HOST=127.0.0.1
 OUT=""
+RAW=0
 
 die() { echo "vs_libzmq: $*" >&2; exit 1; }
 
@@ -56,6 +60,7 @@ while [[ $# -gt 0 ]]; do
         --scale) SCALE="${2:?}"; shift 2 ;;
         --host) HOST="${2:?}"; shift 2 ;;
         --out) OUT="${2:?}"; shift 2 ;;
+        --raw) RAW=1; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (try --help)" ;;
     esac
@@ -102,6 +107,7 @@ if (( ! ONLY_LIBZMQ )); then
     if have_ours inproc_thr; then OURS_INPROC=1; EXAMPLES+=(inproc_thr)
     else echo "note: examples/inproc_thr.rs missing; inproc throughput runs libzmq only" >&2; fi
 fi
+if (( RAW )) && (( DO_THR )); then EXAMPLES+=(raw_tcp_thr); fi
 build_args=()
 for e in "${EXAMPLES[@]}"; do build_args+=(--example "$e"); done
 echo "building (release): ${EXAMPLES[*]}" >&2
@@ -144,6 +150,20 @@ run_pair() {
     echo "${v:-nan}"
 }
 
+run_raw() {
+    local size="$1" count="$2"
+    # One record per read for large records (the tool's default, fastest
+    # there); 64 KiB reads for small ones, as a real receiver would batch.
+    local rs=$(( size + 9 > 65536 ? size + 9 : 65536 ))
+    if ! timeout "$RUN_TIMEOUT" "$BIN/raw_tcp_thr" "$size" "$count" "$rs" >"$LOG/raw" 2>&1; then
+        echo "run failed: raw_tcp_thr $size $count: $(tail -n 3 "$LOG/raw")" >&2
+        echo "nan"; return
+    fi
+    local v
+    v="$(field msgs_per_s "$(tail -n 1 "$LOG/raw")")"
+    echo "${v:-nan}"
+}
+
 run_inproc() {
     local bin="$1" size="$2" count="$3"
     if ! timeout "$RUN_TIMEOUT" "$BIN/$bin" "$size" "$count" >"$LOG/inproc" 2>&1; then
@@ -171,11 +191,13 @@ ROWS=()
 # bench KIND SIZE COUNT OURS_AVAILABLE: ROUNDS alternating runs of both sides
 bench() {
     local kind="$1" size="$2" count="$3" ours_ok="$4"
-    local ours=() theirs=() r v side first
+    local ours=() theirs=() raws=() r v side first extra
+    extra=""
+    if [[ $kind == thr ]] && (( RAW )); then extra=raw; fi
     for (( r = 1; r <= ROUNDS; r++ )); do
         # Flip which side goes first each round.
         if (( r % 2 )); then first=ours; else first=libzmq; fi
-        for side in $first $([[ $first == ours ]] && echo libzmq || echo ours); do
+        for side in $first $([[ $first == ours ]] && echo libzmq || echo ours) $extra; do
             if [[ $side == ours ]] && (( ! ours_ok )); then continue; fi
             case "$kind:$side" in
                 thr:ours) v="$(run_pair local_thr remote_thr "$size" "$count" msgs_per_s)" ;;
@@ -184,10 +206,15 @@ bench() {
                 lat:libzmq) v="$(run_pair zmq_local_lat zmq_remote_lat "$size" "$count" rtt_p50_us)" ;;
                 inproc:ours) v="$(run_inproc inproc_thr "$size" "$count")" ;;
                 inproc:libzmq) v="$(run_inproc zmq_inproc_thr "$size" "$count")" ;;
+                thr:raw) v="$(run_raw "$size" "$count")" ;;
             esac
             echo "  $kind size=$size count=$count round=$r $side: $v" >&2
             record "$kind" "$size" "$count" "$r" "$side" "$v"
-            if [[ $side == ours ]]; then ours+=("$v"); else theirs+=("$v"); fi
+            case $side in
+                ours) ours+=("$v") ;;
+                raw) raws+=("$v") ;;
+                *) theirs+=("$v") ;;
+            esac
         done
     done
     local mo="nan" mt
@@ -200,6 +227,11 @@ bench() {
         inproc) label="inproc throughput (msg/s)" ;;
     esac
     ROWS+=("| $label | $size | $count | $(fmt "$mo") | $(fmt "$mt") | $(ratio "$mo" "$mt") |")
+    if (( ${#raws[@]} )); then
+        local mr
+        mr="$(median "${raws[@]}")"
+        ROWS+=("| raw tcp, no library (msg/s; ratio raw / libzmq) | $size | $count | $(fmt "$mr") | $(fmt "$mt") | $(ratio "$mr" "$mt") |")
+    fi
 }
 
 echo "rounds: $ROUNDS, host: $HOST" >&2
