@@ -670,14 +670,20 @@ fn blocked_producer_wakes_on_pop_and_on_disconnect() {
                 tx.push(i).unwrap();
             }
         });
-        let mut expect = 0;
-        while let Ok(v) = rx.pop() {
-            assert_eq!(v, expect);
-            expect += 1;
-        }
-        assert_eq!(expect, total);
+        assert_eq!(pop_in_order(&mut rx), total);
         h.join().unwrap();
     }
+}
+
+/// Pops until disconnected, checking the items are 0, 1, 2, …; returns how
+/// many there were.
+fn pop_in_order(rx: &mut Consumer<u64>) -> u64 {
+    let mut expect = 0;
+    while let Ok(v) = rx.pop() {
+        assert_eq!(v, expect);
+        expect += 1;
+    }
+    expect
 }
 
 #[test]
@@ -974,12 +980,7 @@ fn staged_items_cross_threads_in_order() {
                 }
             }
         });
-        let mut expect = 0;
-        while let Ok(v) = rx.pop() {
-            assert_eq!(v, expect);
-            expect += 1;
-        }
-        assert_eq!(expect, total);
+        assert_eq!(pop_in_order(&mut rx), total);
         h.join().unwrap();
     }
 }
