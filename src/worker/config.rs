@@ -33,8 +33,8 @@ pub struct Config {
     /// How long the worker send thread may hold a partial batch
     /// (`topology.batch.flush.interval.millis`, default 1 ms).
     pub flush_interval: Duration,
-    /// Tuples an executor buffers before publishing them to its outgoing
-    /// ring in one batch (it also publishes after every spout round and
+    /// Tuples an executor writes into its outgoing ring before it publishes
+    /// them in one batch (it also publishes after every spout round and
     /// every incoming batch; default 64).
     pub emit_batch_size: usize,
     /// Spout `next_tuple` calls per round between flushes (default 64).
