@@ -139,7 +139,11 @@ impl<T> Producer<T> {
     /// other kind, or when this producer is dropped. A producer that emits
     /// items one by one stages them and publishes once per batch, paying
     /// one cursor store (and one wake-up check) per batch and writing each
-    /// item straight into its slot.
+    /// item straight into its slot. [`len`](Self::len),
+    /// [`is_full`](Self::is_full) and [`free_slots`](Self::free_slots) count
+    /// published items only. Publish before waiting for room by other means
+    /// ([`register_space_waiter`](Self::register_space_waiter)): the
+    /// consumer cannot free slots for items it does not see.
     ///
     /// ```
     /// use ringmq::ring::{self, PushError};
