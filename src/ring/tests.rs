@@ -494,6 +494,27 @@ fn timeouts_expire() {
             Err(PushTimeoutError::Timeout(_))
         ));
         assert_eq!(rx.pop_batch_timeout(8, t).unwrap().count(), 2);
+
+        // A zero timeout gives up at once (within a few spins) when it would
+        // have to wait, and succeeds when it need not.
+        let (mut tx, mut rx) = Builder::new(1).wait_strategy(s).spsc::<u64>().unwrap();
+        assert_eq!(
+            rx.pop_timeout(Duration::ZERO),
+            Err(PopTimeoutError::Timeout)
+        );
+        tx.push_timeout(1, Duration::ZERO).unwrap();
+        assert_eq!(
+            tx.push_timeout(2, Duration::ZERO),
+            Err(PushTimeoutError::Timeout(2))
+        );
+        assert_eq!(rx.pop_timeout(Duration::ZERO), Ok(1));
+        // A timeout too large to represent waits like no timeout at all.
+        let h = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(if cfg!(miri) { 1 } else { 5 }));
+            tx.push(3).unwrap();
+        });
+        assert_eq!(rx.pop_timeout(Duration::MAX), Ok(3));
+        h.join().unwrap();
     }
 }
 
