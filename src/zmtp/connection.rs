@@ -422,24 +422,22 @@ impl Connection {
                 // Runs of short message frames: decoded straight out of the
                 // read buffer, consumed with one advance.
                 let mut parts = self.parts;
-                let mut over = false;
+                let mut over = None;
                 let n = self.decoder.decode_short_messages(rx, |m| {
-                    if over {
+                    if over.is_some() {
                         return;
                     }
                     match next_part(parts, m.more()) {
                         Ok(p) => parts = p,
-                        Err(_) => {
-                            over = true;
+                        Err(e) => {
+                            over = Some(e);
                             return;
                         }
                     }
                     sink(Event::Message(m));
                 })?;
-                if over {
-                    return Err(Error::TooManyFrames {
-                        max: MAX_MESSAGE_FRAMES,
-                    });
+                if let Some(e) = over {
+                    return Err(e);
                 }
                 self.parts = parts;
                 if n > 0 {
