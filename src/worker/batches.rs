@@ -69,9 +69,17 @@ impl Spares {
         self.home
     }
 
+    /// Takes the filled `group` (to hand over as a batch), leaving in its
+    /// place an empty vector for the next one: a spare if there is one,
+    /// else a new one as large as `group` was.
+    pub(crate) fn swap_out(&mut self, group: &mut Vec<Tuple>) -> Vec<Tuple> {
+        let next = self.take(group.capacity());
+        std::mem::replace(group, next)
+    }
+
     /// An empty vector for the next batch: a spare one if there is one,
     /// else a new one with room for `capacity` tuples.
-    pub(crate) fn take(&mut self, capacity: usize) -> Vec<Tuple> {
+    fn take(&mut self, capacity: usize) -> Vec<Tuple> {
         match self.rx.try_pop() {
             Ok(v) => v,
             Err(_) => Vec::with_capacity(capacity),

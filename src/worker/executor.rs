@@ -10,8 +10,6 @@
 //! every downstream task that this task is finished (an end-of-stream
 //! marker behind its last tuple).
 
-use std::mem;
-
 use smallvec::SmallVec;
 
 use super::batches::Spares;
@@ -552,8 +550,7 @@ impl SendThread {
             if self.groups[li].is_empty() {
                 continue;
             }
-            let cap = self.groups[li].capacity();
-            let g = mem::replace(&mut self.groups[li], self.spares.take(cap));
+            let g = self.spares.swap_out(&mut self.groups[li]);
             let n = g.len();
             // Counted in before they can be counted out (the bolt counts
             // after it pops them), so a metrics sample never shows more

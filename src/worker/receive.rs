@@ -95,8 +95,7 @@ impl ReceiveThread {
 
     fn flush_group(&mut self, li: usize) {
         if !self.groups[li].is_empty() {
-            let cap = self.groups[li].capacity();
-            let g = std::mem::replace(&mut self.groups[li], self.spares.take(cap));
+            let g = self.spares.swap_out(&mut self.groups[li]);
             self.enqueue(li, Incoming::Tuples(g, self.spares.home()));
         }
     }
