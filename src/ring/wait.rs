@@ -20,18 +20,14 @@ pub(crate) enum Step {
 /// Escalation from spinning to yielding to parking, per the ring's strategy.
 pub(crate) struct Backoff {
     strategy: WaitStrategy,
+    /// Steps taken (spins, then yields; wrapping for `BusySpin`, which only
+    /// spins): decides the next step and paces the clock reads.
     n: u32,
-    /// Steps taken (wrapping): paces the clock reads while spinning.
-    turns: u32,
 }
 
 impl Backoff {
     pub(crate) fn new(strategy: WaitStrategy) -> Self {
-        Backoff {
-            strategy,
-            n: 0,
-            turns: 0,
-        }
+        Backoff { strategy, n: 0 }
     }
 
     /// Whether a bounded wait should check its deadline before this step:
@@ -46,15 +42,18 @@ impl Backoff {
             WaitStrategy::Yield => self.n < YIELD_SPINS,
             WaitStrategy::Park => self.n < PARK_SPINS,
         };
-        !spinning || (self.turns > 0 && self.turns % 16 == 0)
+        // While spinning, `n` counts the steps taken.
+        !spinning || (self.n > 0 && self.n % 16 == 0)
     }
 
     /// The next step; also performs spins and yields itself.
     #[inline]
     pub(crate) fn step(&mut self) -> Step {
-        self.turns = self.turns.wrapping_add(1);
         let step = match self.strategy {
-            WaitStrategy::BusySpin => Step::Spin,
+            WaitStrategy::BusySpin => {
+                self.n = self.n.wrapping_add(1);
+                Step::Spin
+            }
             WaitStrategy::Yield => {
                 if self.n < YIELD_SPINS {
                     self.n += 1;
