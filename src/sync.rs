@@ -18,6 +18,10 @@ pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
 #[cfg(loom)]
 pub(crate) use loom::thread;
 
+/// A compiler-only barrier; loom does not model it, so rings use it only
+/// outside loom (see `ring::barrier`).
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::compiler_fence;
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{
     fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering,

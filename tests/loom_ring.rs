@@ -197,8 +197,19 @@ impl Notify for Unpark {
 
 #[test]
 fn prepare_sleep_never_loses_a_wakeup() {
-    model(|| {
-        let (mut tx, mut rx) = Builder::new(2).spsc::<u32>().unwrap();
+    // Both handshake flavours: under loom the asymmetric ring's barriers are
+    // the `SeqCst` fences that stand for the process-wide barrier.
+    for asymmetric in [false, true] {
+        prepare_sleep_model(asymmetric);
+    }
+}
+
+fn prepare_sleep_model(asymmetric: bool) {
+    model(move || {
+        let (mut tx, mut rx) = Builder::new(2)
+            .asymmetric_wakeups(asymmetric)
+            .spsc::<u32>()
+            .unwrap();
         let n = StdArc::new(Unpark {
             calls: LoomAtomicUsize::new(0),
             thread: thread::current(),
@@ -240,8 +251,17 @@ fn blocking_pop_parks_and_wakes() {
 
 #[test]
 fn blocking_mpsc_pop_with_two_producers() {
-    model(|| {
-        let (tx, mut rx) = Builder::new(2).mpsc::<u32>().unwrap();
+    for asymmetric in [false, true] {
+        blocking_mpsc_pop_model(asymmetric);
+    }
+}
+
+fn blocking_mpsc_pop_model(asymmetric: bool) {
+    model(move || {
+        let (tx, mut rx) = Builder::new(2)
+            .asymmetric_wakeups(asymmetric)
+            .mpsc::<u32>()
+            .unwrap();
         let tx2 = tx.clone();
         let a = thread::spawn(move || tx.push(1).unwrap());
         let b = thread::spawn(move || tx2.push(2).unwrap());
@@ -257,8 +277,17 @@ fn blocking_mpsc_pop_with_two_producers() {
 
 #[test]
 fn blocking_push_waits_for_room() {
-    model(|| {
-        let (mut tx, mut rx) = Builder::new(1).spsc::<u32>().unwrap();
+    for asymmetric in [false, true] {
+        blocking_push_model(asymmetric);
+    }
+}
+
+fn blocking_push_model(asymmetric: bool) {
+    model(move || {
+        let (mut tx, mut rx) = Builder::new(1)
+            .asymmetric_wakeups(asymmetric)
+            .spsc::<u32>()
+            .unwrap();
         tx.try_push(1).unwrap();
         let p = thread::spawn(move || {
             // Full: parks until the consumer releases the slot.

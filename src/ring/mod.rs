@@ -42,6 +42,7 @@
 //! assert_eq!(sum, (0..10_000u64).sum());
 //! ```
 
+mod barrier;
 mod consumer;
 mod error;
 mod pad;
@@ -68,7 +69,8 @@ pub const MAX_CAPACITY: usize = 1 << 30;
 ///
 /// Only [`Park`](WaitStrategy::Park) rings (the default) run the wake-up
 /// handshakes that let a side sleep without losing a wake-up: each publish
-/// and each release then costs one `SeqCst` fence and one load. `BusySpin`
+/// and each release then costs one `SeqCst` fence and one load (or only the
+/// load, with [`Builder::asymmetric_wakeups`]). `BusySpin`
 /// and `Yield` rings are for threads that never sleep on the ring: they skip
 /// that fence (a publish is one release store, as in a spinning Disruptor),
 /// and in exchange [`Consumer::prepare_sleep`] always returns false and
@@ -125,6 +127,7 @@ impl<F: Fn() + Send + Sync> Notify for F {
 pub struct Builder {
     capacity: usize,
     wait: WaitStrategy,
+    asymmetric: bool,
 }
 
 impl Builder {
@@ -134,6 +137,7 @@ impl Builder {
         Builder {
             capacity,
             wait: WaitStrategy::default(),
+            asymmetric: false,
         }
     }
 
@@ -142,15 +146,47 @@ impl Builder {
         Builder { wait: w, ..self }
     }
 
+    /// Moves the cost of the wake-up handshakes of a
+    /// [`Park`](WaitStrategy::Park) ring from every publish and release to
+    /// the rare moments when a side goes to sleep.
+    ///
+    /// By default each publish and each release on a `Park` ring runs a
+    /// `SeqCst` fence, which on x86 waits until the cursor store has reached
+    /// the other core. With this set they run no fence at all, and instead
+    /// each sleep announcement ([`Consumer::prepare_sleep`], a blocking pop
+    /// about to park) and each space-waiter registration (a blocking push,
+    /// [`Producer::register_space_waiter`]) runs a process-wide barrier:
+    /// Linux `membarrier`, about a microsecond plus an interrupt of the
+    /// process's other running threads. Choose it for rings whose sides
+    /// spin or poll before they sleep, so sleeping is rare compared with
+    /// publishing. Where the kernel refuses `membarrier` (not Linux, a
+    /// kernel before 4.14, a seccomp filter), the ring keeps the fences;
+    /// behaviour is the same either way.
+    ///
+    /// ```
+    /// use ringmq::ring::Builder;
+    /// let (mut tx, mut rx) = Builder::new(64).asymmetric_wakeups(true).spsc::<u32>().unwrap();
+    /// assert!(rx.prepare_sleep()); // empty: safe to sleep
+    /// tx.push(1).unwrap();
+    /// assert!(!rx.prepare_sleep());
+    /// assert_eq!(rx.pop(), Ok(1));
+    /// ```
+    pub fn asymmetric_wakeups(self, on: bool) -> Self {
+        Builder {
+            asymmetric: on,
+            ..self
+        }
+    }
+
     /// Builds a single-producer, single-consumer ring.
     pub fn spsc<T: Send>(self) -> Result<(Producer<T>, Consumer<T>), CapacityError> {
-        let ring = Ring::new(self.capacity, false, self.wait)?;
+        let ring = Ring::new(self.capacity, false, self.wait, self.asymmetric)?;
         Ok((Producer::new(ring.clone()), Consumer::new(ring)))
     }
 
     /// Builds a multi-producer, single-consumer ring.
     pub fn mpsc<T: Send>(self) -> Result<(MpProducer<T>, Consumer<T>), CapacityError> {
-        let ring = Ring::new(self.capacity, true, self.wait)?;
+        let ring = Ring::new(self.capacity, true, self.wait, self.asymmetric)?;
         Ok((MpProducer::new(ring.clone()), Consumer::new(ring)))
     }
 }

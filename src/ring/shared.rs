@@ -30,9 +30,12 @@
 //! Only `Park` rings sleep, so only they pay for wake-ups; `BusySpin` and
 //! `Yield` rings skip both handshakes (their publish and release are a
 //! single store) and refuse sleep announcements and space waiters.
-//! Both directions use the same Dekker-style handshake, with a `SeqCst`
-//! fence on each side (loom models `fence(SeqCst)` exactly, unlike `SeqCst`
-//! accesses):
+//! Both directions use the same Dekker-style handshake, with a barrier on
+//! each side: a `SeqCst` fence on both (loom models `fence(SeqCst)` exactly,
+//! unlike `SeqCst` accesses), or, on rings built with
+//! [`Builder::asymmetric_wakeups`](super::Builder::asymmetric_wakeups), a
+//! compiler barrier on the publishing/releasing side and a process-wide
+//! barrier on the sleeping/waiting side (see `barrier`):
 //!
 //! * consumer going to sleep: store the `sleep` announcement, fence, re-check
 //!   for items (and for disconnection); producer: publish, fence, load
@@ -46,6 +49,7 @@
 
 use std::mem::MaybeUninit;
 
+use super::barrier;
 use super::pad::CachePadded;
 use super::{CapacityError, Notify, WaitStrategy, MAX_CAPACITY};
 use crate::sync::{
@@ -121,6 +125,10 @@ pub(crate) struct Core {
     /// `Yield` rings never sleep, so they skip them and refuse
     /// announcements and waiter registrations.
     pub(crate) wakeups: bool,
+    /// The handshakes are asymmetric: publishes and releases run a compiler
+    /// barrier, sleep announcements and space-waiter registrations a
+    /// process-wide one.
+    pub(crate) asymmetric: bool,
     wake: Mutex<WakeSlot>,
     space_waiters: Mutex<Vec<StdArc<dyn Notify>>>,
 }
@@ -173,13 +181,13 @@ impl Core {
     }
 
     /// The producer side of the sleep handshake, called after every publish:
-    /// one fence and one load when nobody sleeps.
+    /// one (light) barrier and one load when nobody sleeps.
     #[inline(always)]
     pub(crate) fn after_publish(&self) {
         if !self.wakeups {
             return;
         }
-        fence(Ordering::SeqCst);
+        barrier::light(self.asymmetric);
         if self.ctl.sleep.load(Ordering::Relaxed) != SLEEP_NONE {
             self.wake_consumer();
         }
@@ -217,10 +225,12 @@ impl Core {
         lock(&self.wake).thread = Some(thread::current());
     }
 
-    /// Consumer side of the sleep handshake: announce `how`, fence, and
-    /// report whether sleeping is safe (`ready` re-checks for items or
-    /// disconnection after the fence). On `false` the announcement is
+    /// Consumer side of the sleep handshake: announce `how`, run the (heavy)
+    /// barrier, and report whether sleeping is safe (`ready` re-checks for
+    /// items or disconnection after it). On `false` the announcement is
     /// withdrawn (a producer may still have taken it: one spurious wake).
+    /// Also `false` if the process-wide barrier failed: without it a
+    /// publish might go unseen, so the caller polls instead.
     #[inline]
     pub(crate) fn announce_sleep(&self, how: u32, ready: impl FnOnce() -> bool) -> bool {
         if !self.wakeups {
@@ -230,8 +240,7 @@ impl Core {
         // after any producer's `swap` of an earlier announcement, which
         // keeps loom's (partial) modification order exact here.
         self.ctl.sleep.swap(how, Ordering::Relaxed);
-        fence(Ordering::SeqCst);
-        if ready() {
+        if !barrier::heavy(self.asymmetric) || ready() {
             self.ctl.sleep.swap(SLEEP_NONE, Ordering::Relaxed);
             false
         } else {
@@ -248,13 +257,13 @@ impl Core {
     }
 
     /// The consumer side of the room handshake, called after every release:
-    /// one fence and one load when nobody waits.
+    /// one (light) barrier and one load when nobody waits.
     #[inline(always)]
     pub(crate) fn after_release(&self) {
         if !self.wakeups {
             return;
         }
-        fence(Ordering::SeqCst);
+        barrier::light(self.asymmetric);
         if self.ctl.space.load(Ordering::Relaxed) != 0 {
             self.wake_space_waiters();
         }
@@ -289,8 +298,8 @@ impl Core {
             }
             self.ctl.space.swap(1, Ordering::Relaxed);
         }
-        fence(Ordering::SeqCst);
-        if self.ctl.consumer_gone.load(Ordering::Relaxed) || self.free_now() >= needed {
+        let fenced = barrier::heavy(self.asymmetric);
+        if !fenced || self.ctl.consumer_gone.load(Ordering::Relaxed) || self.free_now() >= needed {
             // Room appeared meanwhile. If the waiter is still in the list,
             // withdraw it; if the consumer already took it, it is notified,
             // which is what `true` promises.
@@ -358,6 +367,7 @@ impl<T> Ring<T> {
         capacity: usize,
         multi: bool,
         strategy: WaitStrategy,
+        asymmetric: bool,
     ) -> Result<Arc<Ring<T>>, CapacityError> {
         let err = |reason| CapacityError {
             requested: capacity,
@@ -402,6 +412,9 @@ impl<T> Ring<T> {
             multi,
             strategy,
             wakeups: strategy == WaitStrategy::Park,
+            asymmetric: asymmetric
+                && strategy == WaitStrategy::Park
+                && barrier::asymmetric_available(),
             wake: Mutex::new(WakeSlot {
                 notifier: None,
                 thread: None,

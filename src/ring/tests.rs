@@ -13,6 +13,21 @@ const STRATEGIES: [WaitStrategy; 3] = [
     WaitStrategy::Park,
 ];
 
+/// Every wait strategy, plus `Park` with asymmetric wake-ups.
+const CONFIGS: [(WaitStrategy, bool); 4] = [
+    (WaitStrategy::BusySpin, false),
+    (WaitStrategy::Yield, false),
+    (WaitStrategy::Park, false),
+    (WaitStrategy::Park, true),
+];
+
+/// A ring builder for one of [`CONFIGS`].
+fn builder(cap: usize, (s, asymmetric): (WaitStrategy, bool)) -> Builder {
+    Builder::new(cap)
+        .wait_strategy(s)
+        .asymmetric_wakeups(asymmetric)
+}
+
 /// Scales iteration counts down under miri.
 fn n(normal: u64, miri: u64) -> u64 {
     if cfg!(miri) {
@@ -651,8 +666,8 @@ fn stats_follow_the_sequences() {
 
 #[test]
 fn blocked_consumer_wakes_on_push_and_on_disconnect() {
-    for s in STRATEGIES {
-        let (mut tx, mut rx) = Builder::new(4).wait_strategy(s).spsc::<u64>().unwrap();
+    for s in CONFIGS {
+        let (mut tx, mut rx) = builder(4, s).spsc::<u64>().unwrap();
         let h = thread::spawn(move || {
             let mut got = Vec::new();
             while let Ok(v) = rx.pop() {
@@ -673,8 +688,8 @@ fn blocked_consumer_wakes_on_push_and_on_disconnect() {
 
 #[test]
 fn blocked_producer_wakes_on_pop_and_on_disconnect() {
-    for s in STRATEGIES {
-        let (mut tx, rx) = Builder::new(2).wait_strategy(s).spsc::<u64>().unwrap();
+    for s in CONFIGS {
+        let (mut tx, rx) = builder(2, s).spsc::<u64>().unwrap();
         tx.try_push_batch(r(0..2)).unwrap();
         let h = thread::spawn(move || {
             // Blocks until the consumer goes away.
@@ -684,7 +699,7 @@ fn blocked_producer_wakes_on_pop_and_on_disconnect() {
         drop(rx);
         assert_eq!(h.join().unwrap(), Err(true));
 
-        let (tx, mut rx) = Builder::new(2).wait_strategy(s).mpsc::<u64>().unwrap();
+        let (tx, mut rx) = builder(2, s).mpsc::<u64>().unwrap();
         let total = n_u(300, 30);
         let h = thread::spawn(move || {
             for i in 0..total {
@@ -710,11 +725,11 @@ fn pop_in_order(rx: &mut Consumer<u64>) -> u64 {
 #[test]
 fn randomized_spsc_threads() {
     let rounds = n(3, 1);
-    for (k, s) in STRATEGIES.into_iter().enumerate() {
+    for (k, s) in CONFIGS.into_iter().enumerate() {
         for round in 0..rounds {
             let cap = 1usize << (1 + (round + k as u64) % 5);
             let total = n(20_000, 300);
-            let (mut tx, mut rx) = Builder::new(cap).wait_strategy(s).spsc::<u64>().unwrap();
+            let (mut tx, mut rx) = builder(cap, s).spsc::<u64>().unwrap();
             let seed = 17 + round * 31 + k as u64;
             let h = thread::spawn(move || {
                 let mut rng = Rng::new(seed);
@@ -790,11 +805,11 @@ type Tagged = (u8, u32, u16, u16, u64);
 
 #[test]
 fn randomized_mpsc_threads() {
-    for (k, s) in STRATEGIES.into_iter().enumerate() {
+    for (k, s) in CONFIGS.into_iter().enumerate() {
         let producers = 2 + k % 3; // 2..=4
         let cap = if k == 1 { 8 } else { 16 };
         let per = n(5_000, 100);
-        let (tx, mut rx) = Builder::new(cap).wait_strategy(s).mpsc::<Tagged>().unwrap();
+        let (tx, mut rx) = builder(cap, s).mpsc::<Tagged>().unwrap();
         let hs: Vec<_> = (0..producers)
             .map(|p| {
                 let tx = tx.clone();
