@@ -66,6 +66,111 @@ fn inproc_name_in_use_and_incompatible_peer() {
 }
 
 #[test]
+fn inproc_pipe_holds_both_marks_and_wakes_both_sides() {
+    let ctx = Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    pull.set_rcvhwm(4).unwrap();
+    pull.bind("inproc://core-hwm").unwrap();
+    let push = sock(&ctx, SocketType::Push);
+    push.set_sndhwm(4).unwrap();
+    push.connect("inproc://core-hwm").unwrap();
+    // As in libzmq, an inproc pipe holds SNDHWM + RCVHWM messages.
+    for i in 0..8u32 {
+        push.try_send(i.to_le_bytes().to_vec()).unwrap();
+    }
+    let e = push.try_send("over").unwrap_err();
+    assert!(matches!(e.error, Error::WouldBlock));
+    assert_eq!(&pull.recv().unwrap()[..], 0u32.to_le_bytes());
+    push.try_send(8u32.to_le_bytes().to_vec()).unwrap();
+    // A sender that keeps waiting for room and a receiver that keeps
+    // waiting for messages: a lost wake-up either way would end a wait in
+    // a timeout error.
+    let n = 3000u32;
+    let sender = std::thread::spawn(move || {
+        for i in 9..n {
+            push.send(i.to_le_bytes().to_vec()).unwrap();
+            if i % 500 == 0 {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        push
+    });
+    for i in 1..n {
+        if i % 700 == 0 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let m = pull.recv().unwrap();
+        assert_eq!(u32::from_le_bytes(m[..].try_into().unwrap()), i);
+    }
+    drop(sender.join().unwrap());
+}
+
+#[test]
+fn inproc_messages_sent_before_close_are_delivered() {
+    let ctx = Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    pull.bind("inproc://core-close").unwrap();
+    let push = sock(&ctx, SocketType::Push);
+    push.connect("inproc://core-close").unwrap();
+    for i in 0..500u32 {
+        push.send(i.to_le_bytes().to_vec()).unwrap();
+    }
+    drop(push);
+    for i in 0..500u32 {
+        assert_eq!(&pull.recv().unwrap()[..], i.to_le_bytes());
+    }
+    assert!(matches!(
+        pull.recv_timeout(Duration::from_millis(50)),
+        Err(Error::Timeout)
+    ));
+    // The pipe is gone: a new peer on the same name is served alone.
+    let again = sock(&ctx, SocketType::Push);
+    again.connect("inproc://core-close").unwrap();
+    again.send("again").unwrap();
+    assert_eq!(&pull.recv().unwrap()[..], b"again");
+}
+
+#[test]
+fn inproc_pull_fair_queues_its_peers() {
+    let ctx = Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    pull.bind("inproc://core-fair").unwrap();
+    let pushes: Vec<_> = (0..3u8)
+        .map(|_| {
+            let p = sock(&ctx, SocketType::Push);
+            p.connect("inproc://core-fair").unwrap();
+            p
+        })
+        .collect();
+    // Each peer queues its whole stream before anything is read.
+    for (k, p) in pushes.iter().enumerate() {
+        for i in 0..300u16 {
+            let mut m = vec![k as u8];
+            m.extend_from_slice(&i.to_le_bytes());
+            p.send(m).unwrap();
+        }
+    }
+    let mut next = [0u16; 3];
+    let mut seen_early = [false; 3];
+    for n in 0..900 {
+        let m = pull.recv().unwrap();
+        let k = m[0] as usize;
+        assert_eq!(
+            u16::from_le_bytes([m[1], m[2]]),
+            next[k],
+            "peer {k} in order"
+        );
+        next[k] += 1;
+        if n < 200 {
+            seen_early[k] = true;
+        }
+    }
+    // Fair queueing: no peer waits for another's whole stream.
+    assert_eq!(seen_early, [true; 3]);
+    assert_eq!(next, [300; 3]);
+}
+
+#[test]
 fn frame_by_frame_send_is_delivered_whole() {
     let ctx = Context::new();
     let pull = sock(&ctx, SocketType::Pull);

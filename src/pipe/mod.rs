@@ -1,15 +1,18 @@
 //! Pipes: the rings between a socket and one of its peers.
 //!
-//! A socket owns one multi-producer **in-ring** ([`Inbound`] items). Every peer
-//! that feeds the socket (an engine on an I/O thread, or another socket over
-//! `inproc://`) holds a producer handle of it, so the socket's `recv` pops
-//! whole messages from one ring whatever their origin, and the order of a
-//! peer's messages and its attach/detach notices is kept.
+//! A socket owns one multi-producer **in-ring** ([`Inbound`] items). Every
+//! engine on an I/O thread that feeds the socket holds a producer handle of
+//! it, so the order of an engine's messages and its attach/detach notices is
+//! kept; inproc peers use it for their attach/detach notices only.
 //!
-//! Towards each peer the socket holds a [`PipeWriter`]: for a TCP or IPC peer
-//! the producer side of a single-producer ring drained by that peer's engine;
-//! for an inproc peer a producer handle of the peer socket's own in-ring, so
-//! inproc traffic needs no I/O thread at all.
+//! Towards each peer the socket holds a [`PipeWriter`]: the producer side of
+//! a single-producer ring. For a TCP or IPC peer that ring is drained by the
+//! peer's engine; for an inproc peer it is drained by the peer socket itself,
+//! which holds the consumer side (handed over in [`Attach::reader`]) and
+//! fair-queues it with its in-ring. inproc traffic thus needs no I/O thread,
+//! and a message costs the sender no atomic read-modify-write: the inproc
+//! rings run asymmetric wake-up handshakes (see
+//! [`ring::Builder::asymmetric_wakeups`]), so a publish is a plain store.
 //!
 //! A ring element is a whole message ([`Payload`]): the frames of a multipart
 //! message travel together, so a message is delivered entirely or not at all.
@@ -24,7 +27,7 @@
 use std::sync::Arc;
 
 use crate::msg::Msg;
-use crate::ring::{self, MpProducer, Notify, PushError};
+use crate::ring::{self, Consumer, MpProducer, Notify, PushError};
 use crate::zmtp::PeerInfo;
 
 /// Identifies one pipe within its socket. Allocated by the socket (or by an
@@ -120,63 +123,100 @@ pub(crate) struct Attach {
     pub(crate) writer: PipeWriter,
     /// What the peer told us about itself.
     pub(crate) peer: PeerInfo,
+    /// For an inproc peer, the ring its messages for us arrive on (the
+    /// socket drains it alongside its in-ring). `None` for an engine, whose
+    /// messages come through the in-ring.
+    pub(crate) reader: Option<Consumer<Payload>>,
 }
 
 /// The socket's side of a pipe: where messages for one peer are written.
 pub(crate) enum PipeWriter {
     /// The ring drained by the peer's engine on an I/O thread.
     Engine(ring::Producer<Payload>),
-    /// Straight into an inproc peer socket's in-ring, tagged with the id the
-    /// peer knows this pipe by.
-    Inproc {
-        /// The peer socket's in-ring.
-        peer: MpProducer<Inbound>,
-        /// This pipe's id at the peer.
-        id_at_peer: PipeId,
-    },
+    /// The ring drained by an inproc peer socket.
+    Inproc(InprocWriter),
+}
+
+/// The writing end of an inproc pipe.
+pub(crate) struct InprocWriter {
+    /// The ring the peer socket drains.
+    pub(crate) ring: ring::Producer<Payload>,
+    /// The peer socket's in-ring, for the detach notice.
+    pub(crate) peer: MpProducer<Inbound>,
+    /// This pipe's id at the peer.
+    pub(crate) id_at_peer: PipeId,
+}
+
+impl InprocWriter {
+    /// Tells the peer socket this side is gone. The notice follows every
+    /// message written so far, so the peer drains the pipe before it drops
+    /// it.
+    pub(crate) fn detach(&self) {
+        let _ = self.peer.try_push(Inbound::Detached {
+            pipe: self.id_at_peer,
+        });
+    }
 }
 
 impl PipeWriter {
+    /// The ring this pipe writes to.
+    #[inline]
+    fn ring(&self) -> &ring::Producer<Payload> {
+        match self {
+            PipeWriter::Engine(p) => p,
+            PipeWriter::Inproc(w) => &w.ring,
+        }
+    }
+
     /// Writes a whole message if the pipe has room. On failure the payload is
     /// handed back with the reason.
+    #[inline]
     pub(crate) fn try_write(&mut self, payload: Payload) -> Result<(), PushError<Payload>> {
         match self {
             PipeWriter::Engine(p) => p.try_push(payload),
-            PipeWriter::Inproc { peer, id_at_peer } => peer
-                .try_push(Inbound::Msg {
-                    pipe: *id_at_peer,
-                    payload,
-                })
-                .map_err(|e| match e {
-                    PushError::Full(i) => PushError::Full(unwrap_payload(i)),
-                    PushError::Disconnected(i) => PushError::Disconnected(unwrap_payload(i)),
-                }),
+            PipeWriter::Inproc(w) => w.ring.try_push(payload),
         }
     }
 
     /// Whether a write would find room now.
     pub(crate) fn has_room(&self) -> bool {
-        match self {
-            PipeWriter::Engine(p) => !p.is_full(),
-            PipeWriter::Inproc { peer, .. } => !peer.is_full(),
-        }
+        !self.ring().is_full()
     }
 
     /// Asks to be notified once the pipe has room again. Returns `false` (and
     /// registers nothing) when it already has room.
     pub(crate) fn register_space_waiter(&self, n: Arc<dyn Notify>) -> bool {
-        match self {
-            PipeWriter::Engine(p) => p.register_space_waiter(n),
-            PipeWriter::Inproc { peer, .. } => peer.register_space_waiter(n),
+        self.ring().register_space_waiter(n)
+    }
+
+    /// For an inproc pipe, tells the peer socket this side is gone (see
+    /// [`InprocWriter::detach`]); engines learn it from the dropped ring.
+    pub(crate) fn detach(&self) {
+        if let PipeWriter::Inproc(w) = self {
+            w.detach();
         }
     }
 }
 
-fn unwrap_payload(i: Inbound) -> Payload {
-    match i {
-        Inbound::Msg { payload, .. } => payload,
-        // try_write only ever pushes Inbound::Msg.
-        _ => Payload::One(Msg::new()),
+/// Builds the two rings of an inproc pipe between sockets A and B: A's
+/// writer and B's reader, sized for `hwm` messages. The rings run
+/// asymmetric wake-up handshakes: both sides poll before they sleep.
+pub(crate) fn inproc_ring(
+    hwm: i32,
+    limit: usize,
+) -> Result<(ring::Producer<Payload>, Consumer<Payload>), ring::CapacityError> {
+    ring::Builder::new(ring_capacity_for_hwm(hwm, limit))
+        .asymmetric_wakeups(true)
+        .spsc::<Payload>()
+}
+
+/// The mark of an inproc pipe, as libzmq sets it: the writer's SNDHWM plus
+/// the reader's RCVHWM, or no limit (0) if either is unlimited.
+pub(crate) fn inproc_hwm(sndhwm: i32, rcvhwm: i32) -> i32 {
+    if sndhwm <= 0 || rcvhwm <= 0 {
+        0
+    } else {
+        sndhwm.saturating_add(rcvhwm)
     }
 }
 
@@ -202,6 +242,17 @@ mod tests {
         assert_eq!(ring_capacity_for_hwm(0, 1 << 16), 1 << 16);
         assert_eq!(ring_capacity_for_hwm(-5, 1 << 10), 1 << 10);
         assert_eq!(ring_capacity_for_hwm(i32::MAX, 1 << 20), 1 << 20);
+    }
+
+    #[test]
+    fn inproc_mark_adds_both_sides() {
+        assert_eq!(inproc_hwm(1000, 1000), 2000);
+        assert_eq!(inproc_hwm(0, 1000), 0);
+        assert_eq!(inproc_hwm(1000, -1), 0);
+        assert_eq!(inproc_hwm(i32::MAX, 5), i32::MAX);
+        let (tx, rx) = inproc_ring(inproc_hwm(1000, 1000), 1 << 17).unwrap();
+        assert_eq!(tx.capacity(), 2048);
+        assert_eq!(rx.capacity(), 2048);
     }
 
     #[test]

@@ -692,6 +692,7 @@ impl EventCx<'_> {
                         pipe,
                         writer: PipeWriter::Engine(tx),
                         peer,
+                        reader: None,
                     })));
             }
         }

@@ -1,8 +1,9 @@
 //! The `inproc://` namespace of a context.
 //!
 //! An inproc connection needs no I/O thread: binding records the socket's
-//! in-ring under the name, and connecting hands each side a writer straight
-//! into the other's in-ring (announced with [`Inbound::Attached`]). A connect
+//! in-ring under the name, and connecting builds two single-producer rings,
+//! one each way, and hands each side the writer of one and the reader of the
+//! other (announced with [`Inbound::Attached`] on its in-ring). A connect
 //! made before the bind waits in the registry and is wired up by the bind.
 
 use std::collections::HashMap;
@@ -10,8 +11,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::options::UNLIMITED_PIPE;
 use crate::error::{Error, Result};
-use crate::pipe::{Attach, Inbound, PipeWriter};
+use crate::pipe::{self, Attach, Inbound, InprocWriter, PipeWriter};
 use crate::ring::MpProducer;
 use crate::sync::{AtomicU64, Ordering};
 use crate::zmtp::{Metadata, PeerInfo, SocketType};
@@ -24,6 +26,10 @@ pub(crate) struct InprocPeer {
     pub(crate) in_tx: MpProducer<Inbound>,
     pub(crate) next_pipe: Arc<AtomicU64>,
     pub(crate) routing_id: Option<Bytes>,
+    /// SNDHWM when it bound or connected.
+    pub(crate) sndhwm: i32,
+    /// RCVHWM when it bound or connected.
+    pub(crate) rcvhwm: i32,
 }
 
 impl InprocPeer {
@@ -108,28 +114,42 @@ impl InprocRegistry {
     }
 }
 
-/// Gives each of two sockets a writer into the other's in-ring.
+/// Gives each of two sockets a pipe to the other: a ring each way, sized
+/// from the writer's SNDHWM plus the reader's RCVHWM (as libzmq sizes inproc
+/// pipes).
 fn wire(a: &InprocPeer, b: &InprocPeer) {
+    let ring = |from: &InprocPeer, to: &InprocPeer| {
+        pipe::inproc_ring(pipe::inproc_hwm(from.sndhwm, to.rcvhwm), UNLIMITED_PIPE)
+    };
+    let (Ok((a_to_b, b_from_a)), Ok((b_to_a, a_from_b))) = (ring(a, b), ring(b, a)) else {
+        // Capacities come from `ring_capacity_for_hwm`, always valid.
+        tracing::error!("inproc pipe rings could not be built");
+        return;
+    };
     let id_a = a.next_pipe.fetch_add(1, Ordering::Relaxed);
     let id_b = b.next_pipe.fetch_add(1, Ordering::Relaxed);
-    let to_b = PipeWriter::Inproc {
+    let to_b = PipeWriter::Inproc(InprocWriter {
+        ring: a_to_b,
         peer: b.in_tx.clone(),
         id_at_peer: id_b,
-    };
-    let to_a = PipeWriter::Inproc {
+    });
+    let to_a = PipeWriter::Inproc(InprocWriter {
+        ring: b_to_a,
         peer: a.in_tx.clone(),
         id_at_peer: id_a,
-    };
+    });
     // These pushes wait only while a socket's receive ring is full of
     // messages it has not read yet; they fail only for a closed socket.
     let _ = a.in_tx.push(Inbound::Attached(Box::new(Attach {
         pipe: id_a,
         writer: to_b,
         peer: b.info(),
+        reader: Some(a_from_b),
     })));
     let _ = b.in_tx.push(Inbound::Attached(Box::new(Attach {
         pipe: id_b,
         writer: to_a,
         peer: a.info(),
+        reader: Some(b_from_a),
     })));
 }

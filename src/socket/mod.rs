@@ -4,14 +4,15 @@
 //!
 //! A socket lives on the application's thread. It sends by writing whole
 //! messages into the ring of the pipe its pattern picks, and receives by
-//! popping batches from its one in-ring, fed by every peer. It never
-//! performs network I/O itself: the I/O threads of the
-//! `reactor` module do, and inproc peers write straight into each
-//! other's rings.
+//! popping batches from its in-ring, fed by every engine, and from the
+//! rings of its inproc pipes. It never performs network I/O itself: the I/O
+//! threads of the `reactor` module do, and inproc peers write straight into
+//! rings the other socket reads.
 //!
 //! Each socket type lives in its own file and only decides where a message
 //! goes and what to do with one that arrives: load balancing (`push`,
-//! `dealer`, `req`), fair queueing (the shared in-ring), distribution with
+//! `dealer`, `req`), fair queueing (the shared in-ring and the inproc
+//! pipes' rings, in turn), distribution with
 //! drop over a prefix trie (`xpub`, `pub_`), subscriptions upstream
 //! (`xsub`, `sub`), an identity map (`router`), envelopes and strict
 //! alternation (`req`, `rep`), one peer (`pair`). Subscriptions travel
@@ -26,11 +27,13 @@
 //!
 //! - **Receive high-water mark.** libzmq keeps a queue per peer, each
 //!   bounded by RCVHWM. A ringmq socket has one receive ring shared by all
-//!   its peers, sized from RCVHWM: the mark bounds the socket's whole
+//!   its TCP and IPC peers, sized from RCVHWM: the mark bounds that whole
 //!   backlog, and fair queueing is by arrival order. A full ring makes every
 //!   engine of the socket stop reading (TCP flow control pushes back on the
 //!   senders); nothing is dropped. RCVHWM must therefore be set before the
-//!   first `bind`/`connect`.
+//!   first `bind`/`connect`. An inproc pipe is one ring per direction,
+//!   sized, as in libzmq, from the writer's SNDHWM plus the reader's RCVHWM
+//!   (taken when each side binds or connects).
 //! - **Mark granularity.** Pipes are rings, so SNDHWM and RCVHWM are rounded
 //!   up to a power of two, and both (and "no limit", 0) are capped at 2^17
 //!   messages, which keeps memory bounded whatever the option says.
@@ -97,7 +100,7 @@ use crate::transport::{resolve_endpoint_string, transport_error, Endpoint, Local
 pub use crate::zmtp::SocketType;
 
 use inproc::InprocPeer;
-use pipes::{PipeEntry, Pipes};
+use pipes::{PipeEntry, Pipes, Readers};
 use signal::Signal;
 
 /// A failed send, handing the message back.
@@ -311,6 +314,20 @@ impl Pattern {
         }
     }
 
+    /// Whether messages that arrive steer sending (subscriptions to a
+    /// publisher), so a send reads them first.
+    #[inline]
+    fn hears_while_sending(&self) -> bool {
+        matches!(self, Pattern::Pub(_) | Pattern::XPub(_))
+    }
+
+    /// Whether a message that arrives goes to the application as it is
+    /// (no envelope, filter or routing id), so the pattern need not see it.
+    #[inline]
+    fn plain_receive(&self) -> bool {
+        matches!(self, Pattern::Pull | Pattern::Pair | Pattern::Dealer)
+    }
+
     /// Hands a message to the application, or `None` to drop it.
     fn deliver(&mut self, pipe: PipeId, payload: Payload, opts: &Options) -> Option<Payload> {
         match self {
@@ -331,6 +348,8 @@ struct Core {
     in_tx: MpProducer<Inbound>,
     next_pipe: Arc<AtomicU64>,
     pipes: Pipes,
+    /// The rings of inproc pipes, read alongside the in-ring.
+    readers: Readers,
     /// Messages taken from the in-ring, not yet given to the application.
     inbox: VecDeque<(PipeId, Payload)>,
     /// The remaining frames of a multipart message being received frame by
@@ -447,6 +466,7 @@ impl Socket {
                 in_tx,
                 next_pipe: Arc::new(AtomicU64::new(1)),
                 pipes: Pipes::default(),
+                readers: Readers::new(signal.clone()),
                 inbox: VecDeque::new(),
                 frames: VecDeque::new(),
                 partial: Vec::new(),
@@ -965,6 +985,8 @@ impl Core {
             in_tx: self.in_tx.clone(),
             next_pipe: self.next_pipe.clone(),
             routing_id: self.opts.routing_id.clone(),
+            sndhwm: self.opts.sndhwm,
+            rcvhwm: self.opts.rcvhwm,
         }
     }
 
@@ -1164,14 +1186,14 @@ impl Core {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove_socket(self.id);
-        // Inproc peers learn at once that this side is gone.
+        // Inproc peers learn at once that this side is gone (and keep what
+        // was written to them: their rings outlive this socket).
         for (_, entry) in self.pipes.iter() {
-            if let PipeWriter::Inproc { peer, id_at_peer } = &entry.writer {
-                let _ = peer.try_push(Inbound::Detached { pipe: *id_at_peer });
-            }
+            entry.writer.detach();
         }
         // Engines keep what is queued for them until linger runs out.
         self.pipes = Pipes::default();
+        self.readers.clear();
         // Pipes announced but never taken: dropping their writers tells
         // their engines the socket is gone.
         while let Ok(batch) = self.in_rx.try_pop_batch(RECV_BATCH) {
@@ -1190,9 +1212,21 @@ impl Core {
 
     // ----- inbound processing -----
 
-    /// Moves a batch from the in-ring into the inbox. Returns how many items
-    /// were taken.
+    /// Moves a batch from the in-ring, then from the inproc pipes' rings,
+    /// into the inbox. Returns how many items were taken.
     fn fill(&mut self, max: usize) -> usize {
+        let mut n = self.fill_from_ring(max);
+        if !self.readers.is_empty() {
+            let (pattern, inbox, opts) = (&mut self.pattern, &mut self.inbox, &self.opts);
+            n += self.readers.drain(max, |pipe, payload| {
+                pattern.on_msg(pipe, payload, opts, inbox)
+            });
+        }
+        n
+    }
+
+    /// Moves a batch from the in-ring into the inbox.
+    fn fill_from_ring(&mut self, max: usize) -> usize {
         let Ok(batch) = self.in_rx.try_pop_batch(max) else {
             return 0;
         };
@@ -1201,6 +1235,7 @@ impl Core {
             apply(
                 &mut self.pattern,
                 &mut self.pipes,
+                &mut self.readers,
                 &mut self.inbox,
                 &self.opts,
                 item,
@@ -1214,7 +1249,16 @@ impl Core {
     fn pump_for_send(&mut self) {
         let room = self.in_rx.capacity().saturating_sub(self.inbox.len());
         if room > 0 && !self.in_rx.is_empty() {
-            self.fill(room.min(RECV_BATCH));
+            self.fill_from_ring(room.min(RECV_BATCH));
+        }
+        // A publisher learns its inproc subscribers' subscriptions from
+        // their pipes.
+        if self.pattern.hears_while_sending() && !self.readers.is_empty() {
+            let room = self.in_rx.capacity().saturating_sub(self.inbox.len());
+            let (pattern, inbox, opts) = (&mut self.pattern, &mut self.inbox, &self.opts);
+            self.readers.drain(room.min(RECV_BATCH), |pipe, payload| {
+                pattern.on_msg(pipe, payload, opts, inbox)
+            });
         }
     }
 
@@ -1238,8 +1282,18 @@ impl Core {
         if !self.in_rx.prepare_sleep() {
             return Ok(true);
         }
+        // A receive also waits for the inproc pipes; a send only for room
+        // and for pipe events, which come through the in-ring.
+        let readers = !space_on_pipes;
+        if readers && !self.readers.prepare_sleep() {
+            self.in_rx.cancel_sleep();
+            return Ok(true);
+        }
         let woke = self.signal.wait(deadline);
         self.in_rx.cancel_sleep();
+        if readers {
+            self.readers.cancel_sleep();
+        }
         self.check_live()?;
         if !woke {
             if let Some(d) = deadline {
@@ -1284,12 +1338,20 @@ impl Core {
                 }
             }
         }
-        self.in_rx.prepare_sleep()
+        if !self.in_rx.prepare_sleep() {
+            return false;
+        }
+        if !self.readers.prepare_sleep() {
+            self.in_rx.cancel_sleep();
+            return false;
+        }
+        true
     }
 
     /// Ends a poller's sleep.
     fn finish_poll(&mut self) {
         self.in_rx.cancel_sleep();
+        self.readers.cancel_sleep();
         self.signal.clear();
     }
 
@@ -1413,7 +1475,14 @@ impl Core {
                     None => continue,
                 }
             }
-            if self.fill(RECV_BATCH) > 0 {
+            // Plain fair-queueing sockets take inproc messages straight from
+            // their pipe's ring while the in-ring (pipe events, TCP and IPC
+            // peers) is empty; others go through the pattern and the inbox.
+            if self.pattern.plain_receive() && !self.readers.is_empty() && self.in_rx.is_empty() {
+                if let Some(m) = self.readers.pop_one() {
+                    return Ok(m);
+                }
+            } else if self.fill(RECV_BATCH) > 0 {
                 continue;
             }
             if !matches!(wait, Wait::No) && keep_spinning(&mut spins, &mut spin_since) {
@@ -1462,6 +1531,7 @@ impl Core {
 fn apply(
     pattern: &mut Pattern,
     pipes: &mut Pipes,
+    readers: &mut Readers,
     inbox: &mut VecDeque<(PipeId, Payload)>,
     opts: &Options,
     item: Inbound,
@@ -1474,6 +1544,9 @@ fn apply(
                 _ => true,
             };
             if accept {
+                if let Some(r) = a.reader {
+                    readers.add(a.pipe, r);
+                }
                 pipes.insert(
                     a.pipe,
                     PipeEntry {
@@ -1487,9 +1560,7 @@ fn apply(
                 pattern.on_attach(pipes, a.pipe, true);
             } else {
                 tracing::debug!("PAIR socket already has a peer; extra peer refused");
-                if let PipeWriter::Inproc { peer, id_at_peer } = &a.writer {
-                    let _ = peer.try_push(Inbound::Detached { pipe: *id_at_peer });
-                }
+                a.writer.detach();
             }
         }
         Inbound::Connected { pipe, peer } => {
@@ -1508,6 +1579,10 @@ fn apply(
             }
         }
         Inbound::Detached { pipe } => {
+            // What an inproc peer wrote before it left is still delivered.
+            readers.remove(pipe, |pipe, payload| {
+                pattern.on_msg(pipe, payload, opts, inbox)
+            });
             if pipes.remove(pipe).is_some() {
                 pattern.on_detach(pipe, true, inbox);
             }

@@ -1,9 +1,12 @@
 //! A socket's table of pipes, and the two routing primitives built on it:
-//! load balancing (round robin over pipes with room) and fair queueing (which
-//! the shared in-ring gives by arrival order).
+//! load balancing (round robin over pipes with room) and fair queueing
+//! (arrival order in the shared in-ring, and turns among the inproc pipes'
+//! rings in [`Readers`]).
+
+use std::sync::Arc;
 
 use crate::pipe::{Payload, PipeId, PipeWriter};
-use crate::ring::PushError;
+use crate::ring::{Consumer, Notify, PopError, PushError};
 use crate::zmtp::PeerInfo;
 
 /// One peer of a socket.
@@ -169,5 +172,156 @@ impl Pipes {
             }
         }
         Err(payload)
+    }
+}
+
+/// How many messages [`Readers::pop_one`] takes from one pipe before it
+/// turns to the next.
+const POP_RUN: u32 = 64;
+
+/// The reading ends of a socket's inproc pipes. The socket drains them in
+/// turn, after its in-ring, and announces its sleeps on each of them.
+pub(crate) struct Readers {
+    list: Vec<(PipeId, Consumer<Payload>)>,
+    /// Where the next drain starts, so no pipe is always served first; also
+    /// the pipe [`Readers::pop_one`] serves.
+    cursor: usize,
+    /// Messages [`Readers::pop_one`] took in a row from the pipe at `cursor`.
+    run: u32,
+    /// Who a writer wakes when the socket sleeps (the socket's signal).
+    notify: Arc<dyn Notify>,
+}
+
+impl Readers {
+    /// No readers yet; `notify` is woken by writers while the socket sleeps.
+    pub(crate) fn new(notify: Arc<dyn Notify>) -> Readers {
+        Readers {
+            list: Vec::new(),
+            cursor: 0,
+            run: 0,
+            notify,
+        }
+    }
+
+    /// Whether there are none.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Adds the reader of a new pipe.
+    pub(crate) fn add(&mut self, pipe: PipeId, mut reader: Consumer<Payload>) {
+        reader.set_notifier(Some(self.notify.clone()));
+        self.list.push((pipe, reader));
+    }
+
+    /// Takes up to `max` messages, visiting each pipe once (at most `max`
+    /// divided among them each), starting one further than last time, and
+    /// hands them to `f`. A pipe whose writer is gone is dropped once it is
+    /// drained. Returns how many messages were taken.
+    pub(crate) fn drain(&mut self, max: usize, mut f: impl FnMut(PipeId, Payload)) -> usize {
+        let n = self.list.len();
+        if n == 0 {
+            return 0;
+        }
+        let share = max.div_ceil(n).max(1);
+        let start = self.cursor % n;
+        self.cursor = start + 1;
+        let mut taken = 0;
+        let mut gone = false;
+        for k in 0..n {
+            let (pipe, reader) = &mut self.list[(start + k) % n];
+            match reader.try_pop_batch(share) {
+                Ok(batch) => {
+                    taken += batch.len();
+                    let pipe = *pipe;
+                    for payload in batch {
+                        f(pipe, payload);
+                    }
+                }
+                Err(PopError::Empty) => {}
+                Err(PopError::Disconnected) => gone = true,
+            }
+        }
+        if gone {
+            self.list
+                .retain(|(_, r)| !r.is_disconnected() || !r.is_empty());
+        }
+        taken
+    }
+
+    /// Takes one message straight from a pipe's ring: from the pipe served
+    /// last until it is empty or has given [`POP_RUN`] messages in a row,
+    /// then from the next one with a message.
+    #[inline]
+    pub(crate) fn pop_one(&mut self) -> Option<(PipeId, Payload)> {
+        for _ in 0..self.list.len() {
+            if self.cursor >= self.list.len() {
+                if self.list.is_empty() {
+                    return None;
+                }
+                self.cursor = 0;
+            }
+            let (pipe, reader) = &mut self.list[self.cursor];
+            if self.run < POP_RUN {
+                match reader.try_pop() {
+                    Ok(p) => {
+                        self.run += 1;
+                        return Some((*pipe, p));
+                    }
+                    Err(PopError::Empty) => {}
+                    Err(PopError::Disconnected) => {
+                        // Drained, and its writer is gone.
+                        self.list.remove(self.cursor);
+                        self.run = 0;
+                        continue;
+                    }
+                }
+            }
+            self.run = 0;
+            self.cursor += 1;
+        }
+        None
+    }
+
+    /// Removes the reader of `pipe` (its writer detached), first handing
+    /// every message it still holds to `f`. The writer published those
+    /// before it sent its detach notice, so none is left behind.
+    pub(crate) fn remove(&mut self, pipe: PipeId, mut f: impl FnMut(PipeId, Payload)) {
+        let Some(i) = self.list.iter().position(|(p, _)| *p == pipe) else {
+            return;
+        };
+        let (_, mut reader) = self.list.remove(i);
+        while let Ok(batch) = reader.try_pop_batch(usize::MAX) {
+            for payload in batch {
+                f(pipe, payload);
+            }
+        }
+    }
+
+    /// Announces a sleep on every reader. Returns false, with every
+    /// announcement withdrawn, if one of them holds messages.
+    pub(crate) fn prepare_sleep(&mut self) -> bool {
+        for i in 0..self.list.len() {
+            if !self.list[i].1.prepare_sleep() {
+                for (_, r) in &self.list[..i] {
+                    r.cancel_sleep();
+                }
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Withdraws the sleep announcements.
+    pub(crate) fn cancel_sleep(&self) {
+        for (_, r) in &self.list {
+            r.cancel_sleep();
+        }
+    }
+
+    /// Drops every reader (the socket is closing).
+    pub(crate) fn clear(&mut self) {
+        self.list.clear();
     }
 }
