@@ -321,6 +321,13 @@ impl Pattern {
         matches!(self, Pattern::Pub(_) | Pattern::XPub(_))
     }
 
+    /// Whether a send is plain load balancing (no envelope, state or
+    /// routing id).
+    #[inline]
+    fn plain_send(&self) -> bool {
+        matches!(self, Pattern::Push | Pattern::Pair | Pattern::Dealer)
+    }
+
     /// Whether a message that arrives goes to the application as it is
     /// (no envelope, filter or routing id), so the pattern need not see it.
     #[inline]
@@ -1246,6 +1253,7 @@ impl Core {
 
     /// While sending: learn about new and dead pipes without letting the
     /// inbox grow past the receive ring's size.
+    #[inline]
     fn pump_for_send(&mut self) {
         let room = self.in_rx.capacity().saturating_sub(self.inbox.len());
         if room > 0 && !self.in_rx.is_empty() {
@@ -1357,7 +1365,27 @@ impl Core {
 
     // ----- send -----
 
+    /// Sends one frame. The common case, a single-frame message on a
+    /// PUSH, PAIR or DEALER socket whose next pipe has room, goes straight
+    /// into that pipe's ring from here, moving the message once.
+    #[inline]
     fn send_frame(&mut self, msg: Msg, wait: Wait) -> std::result::Result<(), SendError<Msg>> {
+        if !msg.more() && self.partial.is_empty() && self.pattern.plain_send() {
+            if let Err(error) = self.check_live() {
+                return Err(SendError { error, msg });
+            }
+            self.pump_for_send();
+            return match self.pipes.send_lb(Payload::One(msg), self.opts.immediate) {
+                Ok(_) => Ok(()),
+                Err(payload) => self.route_frame(payload, wait),
+            };
+        }
+        self.send_frame_slow(msg, wait)
+    }
+
+    /// [`Core::send_frame`] for every other case.
+    #[inline(never)]
+    fn send_frame_slow(&mut self, msg: Msg, wait: Wait) -> std::result::Result<(), SendError<Msg>> {
         if let Err(error) = self.check_send() {
             return Err(SendError { error, msg });
         }
@@ -1387,6 +1415,17 @@ impl Core {
             frames.push(msg);
             Payload::from_frames(frames)
         };
+        self.route_frame(payload, wait)
+    }
+
+    /// Routes the message completed by the last frame sent, waiting per
+    /// `wait`; a failure hands back that last frame.
+    #[inline(never)]
+    fn route_frame(
+        &mut self,
+        payload: Payload,
+        wait: Wait,
+    ) -> std::result::Result<(), SendError<Msg>> {
         self.route(payload, wait).map_err(|(error, p)| {
             // Give back the last frame; earlier frames stay queued so the
             // caller can retry the last frame alone.
@@ -1501,20 +1540,46 @@ impl Core {
         }
     }
 
+    /// Receives one frame. The common case, a PULL, PAIR or DEALER socket
+    /// with an inproc message waiting and nothing else to do first, takes it
+    /// straight from the pipe's ring here.
+    #[inline]
     fn recv_frame(&mut self, wait: Wait) -> Result<Msg> {
+        if self.frames.is_empty()
+            && self.inbox.is_empty()
+            && self.pattern.plain_receive()
+            && !self.readers.is_empty()
+            && self.in_rx.is_empty()
+            && !self.ctx.is_terminated()
+        {
+            match self.readers.pop_one() {
+                Some((_, Payload::One(m))) => return Ok(m),
+                Some((_, Payload::Multi(v))) => return Ok(self.first_of(v)),
+                None => {}
+            }
+        }
+        self.recv_frame_slow(wait)
+    }
+
+    /// [`Core::recv_frame`] for every other case.
+    #[inline(never)]
+    fn recv_frame_slow(&mut self, wait: Wait) -> Result<Msg> {
         if let Some(m) = self.frames.pop_front() {
             return Ok(m);
         }
         let (_, payload) = self.next_payload(wait)?;
         match payload {
             Payload::One(m) => Ok(m),
-            Payload::Multi(v) => {
-                let mut it = v.into_iter();
-                let first = it.next().unwrap_or_default();
-                self.frames.extend(it);
-                Ok(first)
-            }
+            Payload::Multi(v) => Ok(self.first_of(v)),
         }
+    }
+
+    /// The first frame of a multipart message; the others wait in `frames`.
+    fn first_of(&mut self, frames: Vec<Msg>) -> Msg {
+        let mut it = frames.into_iter();
+        let first = it.next().unwrap_or_default();
+        self.frames.extend(it);
+        first
     }
 
     fn recv_message(&mut self, wait: Wait) -> Result<Vec<Msg>> {

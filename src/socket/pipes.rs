@@ -137,6 +137,7 @@ impl Pipes {
     /// `immediate`, pipes whose connection is not up are skipped. Pipes whose
     /// reader is gone are dropped on the way. On failure the message is handed
     /// back.
+    #[inline]
     pub(crate) fn send_lb(
         &mut self,
         mut payload: Payload,
