@@ -167,11 +167,14 @@ impl<T> Producer<T> {
                 return Err(PushError::Full(item));
             }
         }
+        let seq = self.tail + self.staged as u64;
+        self.ring
+            .prefetch_ahead(seq, self.cached_free() - self.staged);
         // SAFETY: the slot `tail + staged` is free (the cache, refreshed
         // with an acquire load of `head` when in doubt, says more than
         // `staged` slots from `tail` are) and unpublished, so only this
         // producer touches it.
-        unsafe { self.ring.write(self.tail + self.staged as u64, item) };
+        unsafe { self.ring.write(seq, item) };
         self.staged += 1;
         Ok(())
     }
@@ -208,9 +211,11 @@ impl<T> Producer<T> {
         if self.core.consumer_gone() {
             return Err(PushError::Disconnected(item));
         }
-        if self.reserve(1) == 0 {
+        let free = self.reserve(1);
+        if free == 0 {
             return Err(PushError::Full(item));
         }
+        self.ring.prefetch_ahead(self.tail, free);
         // SAFETY: the slot of `tail` is free (checked just above against an
         // acquire load of `head`) and only this producer writes unpublished
         // slots.
