@@ -169,7 +169,7 @@ impl<T> Producer<T> {
         }
         let seq = self.tail + self.staged as u64;
         self.ring
-            .prefetch_ahead(seq, self.cached_free() - self.staged);
+            .prefetch_ahead(seq, 1, self.cached_free() - self.staged);
         // SAFETY: the slot `tail + staged` is free (the cache, refreshed
         // with an acquire load of `head` when in doubt, says more than
         // `staged` slots from `tail` are) and unpublished, so only this
@@ -215,7 +215,7 @@ impl<T> Producer<T> {
         if free == 0 {
             return Err(PushError::Full(item));
         }
-        self.ring.prefetch_ahead(self.tail, free);
+        self.ring.prefetch_ahead(self.tail, 1, free);
         // SAFETY: the slot of `tail` is free (checked just above against an
         // acquire load of `head`) and only this producer writes unpublished
         // slots.
@@ -275,9 +275,14 @@ impl<T> Producer<T> {
         if n == 0 {
             return Ok(());
         }
-        if n > self.core.capacity || self.reserve(n) < n {
+        if n > self.core.capacity {
             return Err(PushError::Full(items));
         }
+        let free = self.reserve(n);
+        if free < n {
+            return Err(PushError::Full(items));
+        }
+        self.ring.prefetch_ahead(self.tail, n, free);
         let mut claim = WriteClaim {
             start: self.tail,
             limit: n,
@@ -358,7 +363,12 @@ impl<T> Producer<T> {
             0
         } else {
             let want = max.min(self.core.capacity);
-            self.reserve(want).min(want)
+            let free = self.reserve(want);
+            let limit = free.min(want);
+            if limit > 0 {
+                self.ring.prefetch_ahead(self.tail, limit, free);
+            }
+            limit
         };
         WriteClaim {
             start: self.tail,

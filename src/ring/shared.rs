@@ -450,37 +450,40 @@ impl<T> Ring<T> {
         }
     };
 
-    /// A producer about to write the slot of `seq`, with `free` slots from
-    /// `seq` on known to be free, asks the CPU to fetch the lines of a slot
-    /// [`PREFETCH_AHEAD`](Self::PREFETCH_AHEAD) further on for writing. The
-    /// consumer's core read those lines on the previous lap, so each write
-    /// would otherwise wait for its own transfer back; a single-item
-    /// publisher stalls on them one by one (the store buffer fills). Only a
-    /// hint: it changes no value, and the slot is free, so the consumer is
-    /// not reading it. A no-op where the CPU lacks the instruction, and
-    /// under loom and miri.
+    /// A producer about to write the `n` slots from `seq`, with `free`
+    /// slots from `seq` on known to be free, asks the CPU to fetch for
+    /// writing the lines of the `n` slots [`PREFETCH_AHEAD`](Self::PREFETCH_AHEAD)
+    /// further on (at most 64 lines). The consumer's core read those lines
+    /// on the previous lap, so each write would otherwise wait for its own
+    /// transfer back, and a producer stalls on them one by one once its
+    /// store buffer fills. Only a hint: it changes no value, and the slots
+    /// are free, so the consumer is not reading them. A no-op where the CPU
+    /// lacks the instruction, and under loom and miri.
     #[inline(always)]
-    pub(crate) fn prefetch_ahead(&self, seq: u64, free: usize) {
+    pub(crate) fn prefetch_ahead(&self, seq: u64, n: usize, free: usize) {
         #[cfg(all(not(loom), not(miri), target_arch = "x86_64"))]
-        if self.core.prefetch_write && free as u64 > Self::PREFETCH_AHEAD {
-            let first = self.slot_ptr(seq + Self::PREFETCH_AHEAD).cast::<u8>();
-            let last = first.wrapping_add(std::mem::size_of::<T>().max(1) - 1);
-            // SAFETY: `prefetchw` reads and writes no memory as far as the
-            // program can tell and never faults, whatever the address (both
-            // point into the slot array anyway); `prefetch_write` says this
-            // CPU implements it.
-            unsafe {
-                std::arch::asm!(
-                    "prefetchw [{0}]",
-                    "prefetchw [{1}]",
-                    in(reg) first,
-                    in(reg) last,
-                    options(nostack, preserves_flags, readonly)
-                );
+        if self.core.prefetch_write && free as u64 >= Self::PREFETCH_AHEAD + n as u64 {
+            let size = std::mem::size_of::<T>().max(1);
+            let from = seq + Self::PREFETCH_AHEAD;
+            // One prefetch per line: slots `step` apart start on different
+            // lines; a slot longer than a line also gets its last byte.
+            let step = (64 / size).max(1);
+            let lines = n.div_ceil(step).min(64);
+            for k in 0..lines {
+                let first = self.slot_ptr(from + (k * step) as u64).cast::<u8>();
+                prefetch_write(first);
+                if size > 64 {
+                    prefetch_write(first.wrapping_add(size - 1));
+                }
+            }
+            if size <= 64 {
+                // The tail of the last slot may start a line of its own.
+                let last = self.slot_ptr(from + n as u64 - 1).cast::<u8>();
+                prefetch_write(last.wrapping_add(size - 1));
             }
         }
         #[cfg(any(loom, miri, not(target_arch = "x86_64")))]
-        let _ = (seq, free);
+        let _ = (seq, n, free);
     }
 
     /// Moves `value` into the slot of `seq`.
@@ -582,6 +585,22 @@ impl<T> Drop for Ring<T> {
             // handle remains, so the item is initialised and read only here.
             drop(unsafe { self.read(seq) });
         }
+    }
+}
+
+/// Asks for the line holding `p` in the exclusive state, ready to write.
+#[cfg(all(not(loom), not(miri), target_arch = "x86_64"))]
+#[inline(always)]
+fn prefetch_write(p: *const u8) {
+    // SAFETY: `prefetchw` reads and writes no memory as far as the program
+    // can tell and never faults, whatever the address; callers run it only
+    // where the CPU implements it (`cpu_prefetches_for_write`).
+    unsafe {
+        std::arch::asm!(
+            "prefetchw [{0}]",
+            in(reg) p,
+            options(nostack, preserves_flags, readonly)
+        );
     }
 }
 
