@@ -357,6 +357,8 @@ struct Core {
     pipes: Pipes,
     /// The rings of inproc pipes, read alongside the in-ring.
     readers: Readers,
+    /// Messages taken in a row from the in-ring by `take_direct`.
+    direct_run: u32,
     /// Messages taken from the in-ring, not yet given to the application.
     inbox: VecDeque<(PipeId, Payload)>,
     /// The remaining frames of a multipart message being received frame by
@@ -423,6 +425,10 @@ const MONITOR_CAPACITY: usize = 1024;
 /// The largest batch taken from the in-ring at once.
 const RECV_BATCH: usize = 256;
 
+/// How many messages a direct receive takes from the in-ring in a row
+/// before the inproc pipes get a turn.
+const DIRECT_RUN: u32 = 64;
+
 /// How many times a blocking call re-checks its rings before it parks.
 const SPIN_CHECKS: u32 = 64;
 
@@ -448,12 +454,22 @@ fn keep_spinning(spins: &mut u32, since: &mut Option<Instant>) -> bool {
     true
 }
 
+/// A socket's in-ring, sized from RCVHWM. Its consumer (the socket's user)
+/// polls before it sleeps and its producers (engines) poll or retry before
+/// they wait for room, so its wake-up handshakes are asymmetric: taking a
+/// message costs the socket no fence.
+fn in_ring(opts: &Options) -> Result<(MpProducer<Inbound>, Consumer<Inbound>)> {
+    ring::Builder::new(opts.recv_ring_capacity())
+        .asymmetric_wakeups(true)
+        .mpsc::<Inbound>()
+        .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))
+}
+
 impl Socket {
     pub(crate) fn new(ctx: Context, kind: SocketType) -> Result<Socket> {
         let pattern = Pattern::new(kind)?;
         let opts = Options::default();
-        let (in_tx, mut in_rx) = ring::mpsc::<Inbound>(opts.recv_ring_capacity())
-            .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
+        let (in_tx, mut in_rx) = in_ring(&opts)?;
         let signal = Arc::new(Signal::default());
         in_rx.set_notifier(Some(signal.clone() as Arc<dyn Notify>));
         let id = ctx.next_socket_id();
@@ -474,6 +490,7 @@ impl Socket {
                 next_pipe: Arc::new(AtomicU64::new(1)),
                 pipes: Pipes::default(),
                 readers: Readers::new(signal.clone()),
+                direct_run: 0,
                 inbox: VecDeque::new(),
                 frames: VecDeque::new(),
                 partial: Vec::new(),
@@ -959,8 +976,7 @@ impl Core {
     }
 
     fn rebuild_in_ring(&mut self) -> Result<()> {
-        let (tx, mut rx) = ring::mpsc::<Inbound>(self.opts.recv_ring_capacity())
-            .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
+        let (tx, mut rx) = in_ring(&self.opts)?;
         rx.set_notifier(Some(self.signal.clone() as Arc<dyn Notify>));
         self.in_tx = tx;
         self.in_rx = rx;
@@ -1517,9 +1533,12 @@ impl Core {
             // Plain fair-queueing sockets take inproc messages straight from
             // their pipe's ring while the in-ring (pipe events, TCP and IPC
             // peers) is empty; others go through the pattern and the inbox.
-            if self.pattern.plain_receive() && !self.readers.is_empty() && self.in_rx.is_empty() {
-                if let Some(m) = self.readers.pop_one() {
+            if self.pattern.plain_receive() {
+                if let Some(m) = self.take_direct() {
                     return Ok(m);
+                }
+                if !self.inbox.is_empty() {
+                    continue;
                 }
             } else if self.fill(RECV_BATCH) > 0 {
                 continue;
@@ -1541,24 +1560,59 @@ impl Core {
     }
 
     /// Receives one frame. The common case, a PULL, PAIR or DEALER socket
-    /// with an inproc message waiting and nothing else to do first, takes it
-    /// straight from the pipe's ring here.
+    /// with a message waiting and nothing else to do first, takes it
+    /// straight from its ring here.
     #[inline]
     fn recv_frame(&mut self, wait: Wait) -> Result<Msg> {
         if self.frames.is_empty()
             && self.inbox.is_empty()
             && self.pattern.plain_receive()
-            && !self.readers.is_empty()
-            && self.in_rx.is_empty()
             && !self.ctx.is_terminated()
         {
-            match self.readers.pop_one() {
+            match self.take_direct() {
                 Some((_, Payload::One(m))) => return Ok(m),
                 Some((_, Payload::Multi(v))) => return Ok(self.first_of(v)),
                 None => {}
             }
         }
         self.recv_frame_slow(wait)
+    }
+
+    /// For a socket whose messages go to the application as they are
+    /// ([`Pattern::plain_receive`]) and whose inbox is empty: the next
+    /// message, taken straight from the in-ring or, when that is empty or
+    /// has given [`DIRECT_RUN`] messages in a row, from the inproc pipes'
+    /// rings. Pipe events met in the in-ring are applied on the way; `None`
+    /// if nothing is waiting or an event left messages in the inbox (a
+    /// detached inproc pipe's last ones), which go first.
+    #[inline]
+    fn take_direct(&mut self) -> Option<(PipeId, Payload)> {
+        if self.direct_run < DIRECT_RUN || self.readers.is_empty() {
+            loop {
+                match self.in_rx.try_pop() {
+                    Ok(Inbound::Msg { pipe, payload }) => {
+                        self.direct_run += 1;
+                        return Some((pipe, payload));
+                    }
+                    Ok(event) => {
+                        apply(
+                            &mut self.pattern,
+                            &mut self.pipes,
+                            &mut self.readers,
+                            &mut self.inbox,
+                            &self.opts,
+                            event,
+                        );
+                        if !self.inbox.is_empty() {
+                            return None;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        self.direct_run = 0;
+        self.readers.pop_one()
     }
 
     /// [`Core::recv_frame`] for every other case.
