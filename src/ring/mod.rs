@@ -16,7 +16,12 @@
 //! * per-ring [`WaitStrategy`] (spin, yield, park) with try, blocking and
 //!   timeout variants on both sides;
 //! * wake-ups only on announced sleep ([`Consumer::prepare_sleep`],
-//!   [`Producer::register_space_waiter`]): no syscall per item;
+//!   [`Producer::register_space_waiter`]): no syscall per item, and with
+//!   [`Builder::asymmetric_wakeups`] no fence per item either (the sleeping
+//!   side pays a process-wide barrier instead);
+//! * single-producer writes prefetch their slots' cache lines about 1 KiB
+//!   ahead, so a producer that publishes item by item does not stall on
+//!   each line coming back from the consumer's core;
 //! * disconnection both ways, and metrics through [`RingStats`].
 //!
 //! It must not do I/O or allocate on the hot path (allocation happens at
