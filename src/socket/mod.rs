@@ -33,7 +33,10 @@
 //!   senders); nothing is dropped. RCVHWM must therefore be set before the
 //!   first `bind`/`connect`. An inproc pipe is one ring per direction,
 //!   sized, as in libzmq, from the writer's SNDHWM plus the reader's RCVHWM
-//!   (taken when each side binds or connects).
+//!   (taken when each side binds or connects). Rings are allocated whole
+//!   (80 bytes a slot, pages touched as they are first used), so at the
+//!   default marks an inproc connection can come to hold about 330 KB;
+//!   lower the marks for sockets with very many inproc peers.
 //! - **Mark granularity.** Pipes are rings, so SNDHWM and RCVHWM are rounded
 //!   up to a power of two, and both (and "no limit", 0) are capped at 2^17
 //!   messages, which keeps memory bounded whatever the option says.
