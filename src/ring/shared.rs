@@ -483,7 +483,7 @@ impl<T> Ring<T> {
             }
         }
         #[cfg(any(loom, miri, not(target_arch = "x86_64")))]
-        let _ = (seq, n, free);
+        let _ = (seq, n, free, self.core.prefetch_write, Self::PREFETCH_AHEAD);
     }
 
     /// Moves `value` into the slot of `seq`.
