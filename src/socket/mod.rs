@@ -1251,21 +1251,34 @@ impl Core {
         n
     }
 
+    /// The in-ring, and the parts of the socket its items update.
+    fn ring_and_sink(&mut self) -> (&mut Consumer<Inbound>, Sink<'_>) {
+        (
+            &mut self.in_rx,
+            Sink {
+                pattern: &mut self.pattern,
+                pipes: &mut self.pipes,
+                readers: &mut self.readers,
+                inbox: &mut self.inbox,
+                opts: &self.opts,
+            },
+        )
+    }
+
+    /// Applies one item taken from the in-ring (see [`apply`]).
+    fn apply_item(&mut self, item: Inbound) {
+        apply(&mut self.ring_and_sink().1, item);
+    }
+
     /// Moves a batch from the in-ring into the inbox.
     fn fill_from_ring(&mut self, max: usize) -> usize {
-        let Ok(batch) = self.in_rx.try_pop_batch(max) else {
+        let (rx, mut sink) = self.ring_and_sink();
+        let Ok(batch) = rx.try_pop_batch(max) else {
             return 0;
         };
         let n = batch.len();
         for item in batch {
-            apply(
-                &mut self.pattern,
-                &mut self.pipes,
-                &mut self.readers,
-                &mut self.inbox,
-                &self.opts,
-                item,
-            );
+            apply(&mut sink, item);
         }
         n
     }
@@ -1600,14 +1613,7 @@ impl Core {
                         return Some((pipe, payload));
                     }
                     Ok(event) => {
-                        apply(
-                            &mut self.pattern,
-                            &mut self.pipes,
-                            &mut self.readers,
-                            &mut self.inbox,
-                            &self.opts,
-                            event,
-                        );
+                        self.apply_item(event);
                         if !self.inbox.is_empty() {
                             return None;
                         }
@@ -1650,16 +1656,25 @@ impl Core {
     }
 }
 
+/// The parts of a socket that the items of its in-ring update.
+struct Sink<'a> {
+    pattern: &'a mut Pattern,
+    pipes: &'a mut Pipes,
+    readers: &'a mut Readers,
+    inbox: &'a mut VecDeque<(PipeId, Payload)>,
+    opts: &'a Options,
+}
+
 /// Applies one item from a socket's in-ring: a message goes to the pattern
 /// (and usually the inbox), a pipe event updates the pipe table.
-fn apply(
-    pattern: &mut Pattern,
-    pipes: &mut Pipes,
-    readers: &mut Readers,
-    inbox: &mut VecDeque<(PipeId, Payload)>,
-    opts: &Options,
-    item: Inbound,
-) {
+fn apply(sink: &mut Sink<'_>, item: Inbound) {
+    let Sink {
+        pattern,
+        pipes,
+        readers,
+        inbox,
+        opts,
+    } = sink;
     match item {
         Inbound::Msg { pipe, payload } => pattern.on_msg(pipe, payload, opts, inbox),
         Inbound::Attached(a) => {
