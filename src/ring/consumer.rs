@@ -242,7 +242,6 @@ impl<T> Consumer<T> {
         if n == 0 {
             return Err(self.empty_error());
         }
-        self.ring.prefetch_batch(self.head, n);
         let end = self.head + n as u64;
         Ok(Batch {
             end,

@@ -21,8 +21,7 @@
 //!   side pays a process-wide barrier instead);
 //! * single-producer writes prefetch their slots' cache lines about 1 KiB
 //!   ahead, so a producer that publishes item by item does not stall on
-//!   each line coming back from the consumer's core, and a batch pop asks
-//!   for all the lines of its batch at once;
+//!   each line coming back from the consumer's core;
 //! * disconnection both ways, and metrics through [`RingStats`].
 //!
 //! It must not do I/O or allocate on the hot path (allocation happens at

@@ -486,37 +486,6 @@ impl<T> Ring<T> {
         let _ = (seq, n, free, self.core.prefetch_write, Self::PREFETCH_AHEAD);
     }
 
-    /// A consumer about to read the `n` published slots from `seq` as one
-    /// batch asks the CPU to start fetching their lines (after the first,
-    /// at most 64): the producer's core wrote them, so each is a transfer
-    /// between cores, and asking for all of them at once overlaps those
-    /// transfers instead of meeting them one by one as the batch is read.
-    /// Only a hint: the slots are published and nobody writes them before
-    /// they are released. Slots larger than a line are left to the
-    /// hardware. A no-op under loom and miri and on other CPUs.
-    #[inline(always)]
-    pub(crate) fn prefetch_batch(&self, seq: u64, n: usize) {
-        #[cfg(all(not(loom), not(miri), target_arch = "x86_64"))]
-        {
-            let size = std::mem::size_of::<T>().max(1);
-            if size > 64 || n < 2 {
-                return;
-            }
-            // Slots `step` apart are at most 64 bytes apart: one per line.
-            let step = (64 / size) as u64;
-            let end = seq + n as u64;
-            let mut s = seq.next_multiple_of(step) + step;
-            let mut lines = 0;
-            while s < end && lines < 64 {
-                prefetch_read(self.slot_ptr(s).cast::<u8>());
-                s += step;
-                lines += 1;
-            }
-        }
-        #[cfg(any(loom, miri, not(target_arch = "x86_64")))]
-        let _ = (seq, n);
-    }
-
     /// Moves `value` into the slot of `seq`.
     ///
     /// # Safety
@@ -632,20 +601,6 @@ fn prefetch_write(p: *const u8) {
             in(reg) p,
             options(nostack, preserves_flags, readonly)
         );
-    }
-}
-
-/// Asks for the line holding `p` in the cache, for reading.
-#[cfg(all(not(loom), not(miri), target_arch = "x86_64"))]
-#[inline(always)]
-fn prefetch_read(p: *const u8) {
-    // SAFETY: `prefetcht0` (part of SSE, which every x86_64 CPU has) reads
-    // and writes no memory as far as the program can tell and never faults,
-    // whatever the address. (Newer compilers consider the intrinsic safe,
-    // hence the `allow`.)
-    #[allow(unused_unsafe)]
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
     }
 }
 
