@@ -98,9 +98,12 @@ pub struct Options {
 /// thread (polling epoll without blocking). Sleeping costs the waker a
 /// futex or eventfd call and the sleeper a scheduler wake-up, which on
 /// virtual machines that halt idle cores dominates a request/reply round
-/// trip; a short bounded poll catches the reply on its way. 50 µs by
-/// default; the `RINGMQ_SPIN_US` environment variable (read once) sets
-/// another value, 0 turning the polling off.
+/// trip; a short bounded poll catches the reply on its way. The budget
+/// must outlast a round trip, or the side waiting for the next request
+/// sleeps before every one: a loopback round trip takes 30–50 µs on small
+/// virtual machines, so the default is 100 µs (at most that much CPU per
+/// thread after its last message). The `RINGMQ_SPIN_US` environment
+/// variable (read once) sets another value, 0 turning the polling off.
 pub(crate) fn spin_budget() -> Duration {
     static BUDGET: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
     *BUDGET.get_or_init(|| {
@@ -124,7 +127,7 @@ pub(crate) fn io_spin_budget() -> Duration {
 }
 
 /// The default of [`spin_budget`].
-const DEFAULT_SPIN: Duration = Duration::from_micros(50);
+const DEFAULT_SPIN: Duration = Duration::from_micros(100);
 
 /// The most messages an "unlimited" (HWM 0) pipe holds.
 pub(crate) const UNLIMITED_PIPE: usize = 1 << 17;
