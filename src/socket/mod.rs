@@ -1241,14 +1241,19 @@ impl Core {
     /// Moves a batch from the in-ring, then from the inproc pipes' rings,
     /// into the inbox. Returns how many items were taken.
     fn fill(&mut self, max: usize) -> usize {
-        let mut n = self.fill_from_ring(max);
-        if !self.readers.is_empty() {
-            let (pattern, inbox, opts) = (&mut self.pattern, &mut self.inbox, &self.opts);
-            n += self.readers.drain(max, |pipe, payload| {
-                pattern.on_msg(pipe, payload, opts, inbox)
-            });
+        self.fill_from_ring(max) + self.fill_from_readers(max)
+    }
+
+    /// Moves up to `max` messages from the inproc pipes' rings, in turn,
+    /// through the pattern into the inbox.
+    fn fill_from_readers(&mut self, max: usize) -> usize {
+        if self.readers.is_empty() {
+            return 0;
         }
-        n
+        let (pattern, inbox, opts) = (&mut self.pattern, &mut self.inbox, &self.opts);
+        self.readers.drain(max, |pipe, payload| {
+            pattern.on_msg(pipe, payload, opts, inbox)
+        })
     }
 
     /// The in-ring, and the parts of the socket its items update.
@@ -1293,12 +1298,9 @@ impl Core {
         }
         // A publisher learns its inproc subscribers' subscriptions from
         // their pipes.
-        if self.pattern.hears_while_sending() && !self.readers.is_empty() {
+        if self.pattern.hears_while_sending() {
             let room = self.in_rx.capacity().saturating_sub(self.inbox.len());
-            let (pattern, inbox, opts) = (&mut self.pattern, &mut self.inbox, &self.opts);
-            self.readers.drain(room.min(RECV_BATCH), |pipe, payload| {
-                pattern.on_msg(pipe, payload, opts, inbox)
-            });
+            self.fill_from_readers(room.min(RECV_BATCH));
         }
     }
 
@@ -1546,9 +1548,9 @@ impl Core {
                     None => continue,
                 }
             }
-            // Plain fair-queueing sockets take inproc messages straight from
-            // their pipe's ring while the in-ring (pipe events, TCP and IPC
-            // peers) is empty; others go through the pattern and the inbox.
+            // Plain fair-queueing sockets take messages straight from the
+            // in-ring and the inproc pipes' rings; others go through the
+            // pattern and the inbox.
             if self.pattern.plain_receive() {
                 if let Some(m) = self.take_direct() {
                     return Ok(m);
