@@ -131,6 +131,38 @@ fn inproc_messages_sent_before_close_are_delivered() {
 }
 
 #[test]
+fn inproc_peer_leaving_is_seen_even_when_its_notice_finds_the_ring_full() {
+    let ctx = Context::new();
+    let xpub = sock(&ctx, SocketType::XPub);
+    // An in-ring of two slots: pipe events fill it quickly.
+    xpub.set_rcvhwm(2).unwrap();
+    xpub.bind("inproc://core-gone").unwrap();
+    let sub = sock(&ctx, SocketType::Sub);
+    sub.subscribe("a").unwrap();
+    sub.connect("inproc://core-gone").unwrap();
+    // The subscriber sends its subscription once it has seen its new pipe.
+    assert!(matches!(
+        sub.recv_timeout(Duration::from_millis(1)),
+        Err(Error::Timeout)
+    ));
+    assert_eq!(&xpub.recv().unwrap()[..], b"\x01a");
+    // Two more peers attach; nobody reads, so their notices fill the ring.
+    let others: Vec<_> = (0..2)
+        .map(|_| {
+            let s = sock(&ctx, SocketType::Sub);
+            s.connect("inproc://core-gone").unwrap();
+            s
+        })
+        .collect();
+    // The subscriber leaves: its detach notice finds no room.
+    drop(sub);
+    // XPUB still learns it is gone, from its drained pipe, and reports
+    // the topic nobody subscribes to any more.
+    assert_eq!(&xpub.recv().unwrap()[..], b"\x00a");
+    drop(others);
+}
+
+#[test]
 fn inproc_pull_fair_queues_its_peers() {
     let ctx = Context::new();
     let pull = sock(&ctx, SocketType::Pull);

@@ -1251,9 +1251,26 @@ impl Core {
             return 0;
         }
         let (pattern, inbox, opts) = (&mut self.pattern, &mut self.inbox, &self.opts);
-        self.readers.drain(max, |pipe, payload| {
+        let n = self.readers.drain(max, |pipe, payload| {
             pattern.on_msg(pipe, payload, opts, inbox)
-        })
+        });
+        self.reap_gone_readers();
+        n
+    }
+
+    /// Detaches the inproc pipes whose peer went away (their ring drained,
+    /// their writer dropped), in case the peer's detach notice was lost to
+    /// a full in-ring. A pipe already detached by its notice is skipped.
+    #[inline]
+    fn reap_gone_readers(&mut self) {
+        if !self.readers.has_gone() {
+            return;
+        }
+        for pipe in self.readers.take_gone() {
+            if self.pipes.remove(pipe).is_some() {
+                self.pattern.on_detach(pipe, true, &mut self.inbox);
+            }
+        }
     }
 
     /// The in-ring, and the parts of the socket its items update.
@@ -1625,7 +1642,9 @@ impl Core {
             }
         }
         self.direct_run = 0;
-        self.readers.pop_one()
+        let m = self.readers.pop_one();
+        self.reap_gone_readers();
+        m
     }
 
     /// [`Core::recv_frame`] for every other case.

@@ -191,6 +191,9 @@ pub(crate) struct Readers {
     run: u32,
     /// Who a writer wakes when the socket sleeps (the socket's signal).
     notify: Arc<dyn Notify>,
+    /// Pipes dropped because their writer is gone and their ring drained,
+    /// not yet reported with [`Readers::take_gone`].
+    gone: Vec<PipeId>,
 }
 
 impl Readers {
@@ -201,6 +204,7 @@ impl Readers {
             cursor: 0,
             run: 0,
             notify,
+            gone: Vec::new(),
         }
     }
 
@@ -245,8 +249,14 @@ impl Readers {
             }
         }
         if gone {
-            self.list
-                .retain(|(_, r)| !r.is_disconnected() || !r.is_empty());
+            let dead = &mut self.gone;
+            self.list.retain(|(pipe, r)| {
+                let alive = !r.is_disconnected() || !r.is_empty();
+                if !alive {
+                    dead.push(*pipe);
+                }
+                alive
+            });
         }
         taken
     }
@@ -273,7 +283,8 @@ impl Readers {
                     Err(PopError::Empty) => {}
                     Err(PopError::Disconnected) => {
                         // Drained, and its writer is gone.
-                        self.list.remove(self.cursor);
+                        let (pipe, _) = self.list.remove(self.cursor);
+                        self.gone.push(pipe);
                         self.run = 0;
                         continue;
                     }
@@ -283,6 +294,20 @@ impl Readers {
             self.cursor += 1;
         }
         None
+    }
+
+    /// Whether pipes were dropped since the last [`Readers::take_gone`].
+    #[inline]
+    pub(crate) fn has_gone(&self) -> bool {
+        !self.gone.is_empty()
+    }
+
+    /// The pipes dropped because their writer went away (the peer socket
+    /// closed) and their ring was drained. The socket treats each as
+    /// detached: the peer's detach notice is only a hint that may have been
+    /// lost to a full in-ring, while a writer-less, drained ring is final.
+    pub(crate) fn take_gone(&mut self) -> Vec<PipeId> {
+        std::mem::take(&mut self.gone)
     }
 
     /// Removes the reader of `pipe` (its writer detached), first handing
