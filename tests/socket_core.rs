@@ -163,6 +163,47 @@ fn inproc_peer_leaving_is_seen_even_when_its_notice_finds_the_ring_full() {
 }
 
 #[test]
+fn inproc_connect_does_not_wait_on_its_own_full_ring() {
+    let ctx = Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    pull.set_rcvhwm(2).unwrap();
+    pull.bind("inproc://core-own-a").unwrap();
+    // Two peers attach while the PULL reads nothing: their notices fill its
+    // two-slot in-ring.
+    let peers: Vec<_> = (0..2)
+        .map(|_| {
+            let p = sock(&ctx, SocketType::Push);
+            p.connect("inproc://core-own-a").unwrap();
+            p
+        })
+        .collect();
+    let push = sock(&ctx, SocketType::Push);
+    push.bind("inproc://core-own-b").unwrap();
+    // The PULL's own connect must not wait for room in its own ring (only
+    // its own thread could make it). Done on another thread so that a
+    // regression fails here instead of hanging the test.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        let r = pull.connect("inproc://core-own-b");
+        tx.send(r.is_ok()).unwrap();
+        pull
+    });
+    let done = rx.recv_timeout(Duration::from_secs(5));
+    if done != Ok(true) {
+        // That thread would be stuck holding the context's inproc
+        // registry: leak the rest rather than block on closing it.
+        std::mem::forget((push, peers, ctx));
+        panic!("connect waited on its own in-ring: {done:?}");
+    }
+    let pull = t.join().unwrap();
+    push.send("b").unwrap();
+    peers[0].send("a").unwrap();
+    let mut got: Vec<Vec<u8>> = (0..2).map(|_| pull.recv().unwrap().to_vec()).collect();
+    got.sort();
+    assert_eq!(got, vec![b"a".to_vec(), b"b".to_vec()]);
+}
+
+#[test]
 fn inproc_pull_fair_queues_its_peers() {
     let ctx = Context::new();
     let pull = sock(&ctx, SocketType::Pull);

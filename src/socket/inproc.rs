@@ -3,8 +3,14 @@
 //! An inproc connection needs no I/O thread: binding records the socket's
 //! in-ring under the name, and connecting builds two single-producer rings,
 //! one each way, and hands each side the writer of one and the reader of the
-//! other (announced with [`Inbound::Attached`] on its in-ring). A connect
-//! made before the bind waits in the registry and is wired up by the bind.
+//! other (announced with [`Inbound::Attached`]). A connect made before the
+//! bind waits in the registry and is wired up by the bind.
+//!
+//! The registry only builds the pipes; the notices go out once its lock is
+//! released ([`Wiring`]): the calling socket applies its own at once (it
+//! could not wait for room in its own in-ring), and the other side's is
+//! pushed into that socket's in-ring, which may wait while that ring is
+//! full, without holding up other binds and connects.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -53,14 +59,15 @@ pub(crate) struct InprocRegistry {
 
 impl InprocRegistry {
     /// Binds `name` to a socket, wiring up the connects that were waiting.
-    pub(crate) fn bind(&mut self, name: &str, me: InprocPeer) -> Result<()> {
+    pub(crate) fn bind(&mut self, name: &str, me: InprocPeer) -> Result<Wiring> {
         if self.bound.contains_key(name) {
             return Err(Error::AddrInUse(format!("inproc://{name}")));
         }
+        let mut wiring = Wiring::default();
         if let Some(waiting) = self.pending.remove(name) {
             for c in waiting {
                 if me.socket_type.is_compatible(c.socket_type) {
-                    wire(&me, &c);
+                    wire(&me, &c, &mut wiring);
                 } else {
                     tracing::warn!(
                         name,
@@ -72,11 +79,12 @@ impl InprocRegistry {
             }
         }
         self.bound.insert(name.to_owned(), me);
-        Ok(())
+        Ok(wiring)
     }
 
     /// Connects a socket to `name`, now if it is bound, else when it is.
-    pub(crate) fn connect(&mut self, name: &str, me: InprocPeer) -> Result<()> {
+    pub(crate) fn connect(&mut self, name: &str, me: InprocPeer) -> Result<Wiring> {
+        let mut wiring = Wiring::default();
         match self.bound.get(name) {
             Some(b) => {
                 if !me.socket_type.is_compatible(b.socket_type) {
@@ -86,11 +94,11 @@ impl InprocRegistry {
                         b.socket_type.as_str()
                     )));
                 }
-                wire(b, &me);
+                wire(&me, b, &mut wiring);
             }
             None => self.pending.entry(name.to_owned()).or_default().push(me),
         }
-        Ok(())
+        Ok(wiring)
     }
 
     /// Removes a binding made by `socket`. Returns whether there was one.
@@ -114,42 +122,66 @@ impl InprocRegistry {
     }
 }
 
-/// Gives each of two sockets a pipe to the other: a ring each way, sized
-/// from the writer's SNDHWM plus the reader's RCVHWM (as libzmq sizes inproc
-/// pipes).
-fn wire(a: &InprocPeer, b: &InprocPeer) {
+/// The attach notices of the pipes a bind or connect built, to deliver
+/// after the registry's lock is released.
+#[derive(Default)]
+#[must_use = "the pipes are not attached until the notices are delivered"]
+pub(crate) struct Wiring {
+    /// For the socket that called bind or connect.
+    pub(crate) mine: Vec<Inbound>,
+    /// For the other sockets, through their in-rings.
+    pub(crate) theirs: Vec<(MpProducer<Inbound>, Inbound)>,
+}
+
+impl Wiring {
+    /// Pushes the other sockets' notices into their in-rings (waiting while
+    /// one is full; failing only for a closed socket) and hands back the
+    /// calling socket's, for it to apply.
+    pub(crate) fn deliver(self) -> Vec<Inbound> {
+        for (tx, item) in self.theirs {
+            let _ = tx.push(item);
+        }
+        self.mine
+    }
+}
+
+/// Gives two sockets a pipe to each other: a ring each way, sized from the
+/// writer's SNDHWM plus the reader's RCVHWM (as libzmq sizes inproc pipes).
+/// `me` is the socket that called bind or connect.
+fn wire(me: &InprocPeer, other: &InprocPeer, wiring: &mut Wiring) {
     let ring = |from: &InprocPeer, to: &InprocPeer| {
         pipe::inproc_ring(pipe::inproc_hwm(from.sndhwm, to.rcvhwm), UNLIMITED_PIPE)
     };
-    let (Ok((a_to_b, b_from_a)), Ok((b_to_a, a_from_b))) = (ring(a, b), ring(b, a)) else {
+    let (Ok((to_other, other_from_me)), Ok((to_me, me_from_other))) =
+        (ring(me, other), ring(other, me))
+    else {
         // Capacities come from `ring_capacity_for_hwm`, always valid.
         tracing::error!("inproc pipe rings could not be built");
         return;
     };
-    let id_a = a.next_pipe.fetch_add(1, Ordering::Relaxed);
-    let id_b = b.next_pipe.fetch_add(1, Ordering::Relaxed);
-    let to_b = PipeWriter::Inproc(InprocWriter {
-        ring: a_to_b,
-        peer: b.in_tx.clone(),
-        id_at_peer: id_b,
-    });
-    let to_a = PipeWriter::Inproc(InprocWriter {
-        ring: b_to_a,
-        peer: a.in_tx.clone(),
-        id_at_peer: id_a,
-    });
-    // These pushes wait only while a socket's receive ring is full of
-    // messages it has not read yet; they fail only for a closed socket.
-    let _ = a.in_tx.push(Inbound::Attached(Box::new(Attach {
-        pipe: id_a,
-        writer: to_b,
-        peer: b.info(),
-        reader: Some(a_from_b),
+    let id_me = me.next_pipe.fetch_add(1, Ordering::Relaxed);
+    let id_other = other.next_pipe.fetch_add(1, Ordering::Relaxed);
+    wiring.mine.push(Inbound::Attached(Box::new(Attach {
+        pipe: id_me,
+        writer: PipeWriter::Inproc(InprocWriter {
+            ring: to_other,
+            peer: other.in_tx.clone(),
+            id_at_peer: id_other,
+        }),
+        peer: other.info(),
+        reader: Some(me_from_other),
     })));
-    let _ = b.in_tx.push(Inbound::Attached(Box::new(Attach {
-        pipe: id_b,
-        writer: to_a,
-        peer: a.info(),
-        reader: Some(b_from_a),
-    })));
+    wiring.theirs.push((
+        other.in_tx.clone(),
+        Inbound::Attached(Box::new(Attach {
+            pipe: id_other,
+            writer: PipeWriter::Inproc(InprocWriter {
+                ring: to_me,
+                peer: me.in_tx.clone(),
+                id_at_peer: id_me,
+            }),
+            peer: me.info(),
+            reader: Some(other_from_me),
+        })),
+    ));
 }

@@ -1016,6 +1016,16 @@ impl Core {
         }
     }
 
+    /// Delivers the notices of inproc pipes a bind or connect built (the
+    /// registry's lock released): the peers' go to their in-rings, ours is
+    /// applied here, since this thread is the one that would have to make
+    /// room in our in-ring.
+    fn attach_inproc(&mut self, wiring: inproc::Wiring) {
+        for item in wiring.deliver() {
+            self.apply_item(item);
+        }
+    }
+
     fn note_io(&mut self, io: usize) {
         if !self.io_used.contains(&io) {
             self.io_used.push(io);
@@ -1028,12 +1038,14 @@ impl Core {
         let resolved = match &ep {
             Endpoint::Inproc(name) => {
                 let me = self.inproc_peer();
-                self.ctx
+                let wiring = self
+                    .ctx
                     .inner
                     .inproc
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .bind(name, me)?;
+                self.attach_inproc(wiring);
                 self.bound.push((endpoint.to_owned(), None));
                 endpoint.to_owned()
             }
@@ -1103,12 +1115,14 @@ impl Core {
         match ep {
             Endpoint::Inproc(name) => {
                 let me = self.inproc_peer();
-                self.ctx
+                let wiring = self
+                    .ctx
                     .inner
                     .inproc
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .connect(&name, me)?;
+                self.attach_inproc(wiring);
                 self.connected.push((endpoint.to_owned(), None));
             }
             ep => {
