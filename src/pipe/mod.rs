@@ -1,18 +1,25 @@
 //! Pipes: the rings between a socket and one of its peers.
 //!
-//! A socket owns one multi-producer **in-ring** ([`Inbound`] items). Every
-//! engine on an I/O thread that feeds the socket holds a producer handle of
-//! it, so the order of an engine's messages and its attach/detach notices is
-//! kept; inproc peers use it for their attach/detach notices only.
+//! A pipe is a pair of single-producer rings, one each way, whatever the
+//! transport, as in libzmq: every peer has its own queue and its own
+//! high-water mark, and the receiving socket fair-queues among them.
 //!
 //! Towards each peer the socket holds a [`PipeWriter`]: the producer side of
-//! a single-producer ring. For a TCP or IPC peer that ring is drained by the
-//! peer's engine; for an inproc peer it is drained by the peer socket itself,
-//! which holds the consumer side (handed over in [`Attach::reader`]) and
-//! fair-queues it with its in-ring. inproc traffic thus needs no I/O thread,
-//! and a message costs the sender no atomic read-modify-write: the inproc
-//! rings run asymmetric wake-up handshakes (see
+//! a ring drained by the peer's engine on an I/O thread (TCP, IPC) or by the
+//! peer socket itself (inproc). From each peer the socket holds the consumer
+//! side of a ring, handed over when the peer attaches ([`Attach::reader`],
+//! [`Inbound::Connected`]), and drains them in turns. A message thus costs
+//! its writer no atomic read-modify-write: an engine stages each decoded
+//! message straight into its slot and publishes a run of them with one
+//! store, and the inproc rings run asymmetric wake-up handshakes (see
 //! [`ring::Builder::asymmetric_wakeups`]), so a publish is a plain store.
+//!
+//! Besides, a socket owns one multi-producer **in-ring** of [`Inbound`]
+//! notices: pipes attached, connections made and lost, peers gone. Every
+//! engine feeding the socket and every inproc peer holds a producer handle
+//! of it. A notice that a pipe's messages end (a disconnection, a detach)
+//! follows every message the pipe's ring got, so the socket drains that
+//! ring before it acts on the notice.
 //!
 //! A ring element is a whole message ([`Payload`]): the frames of a multipart
 //! message travel together, so a message is delivered entirely or not at all.
@@ -82,15 +89,8 @@ impl Payload {
     }
 }
 
-/// What arrives in a socket's in-ring.
+/// What arrives in a socket's in-ring: notices about its pipes.
 pub(crate) enum Inbound {
-    /// A whole message from the peer behind `pipe`.
-    Msg {
-        /// The pipe it arrived on.
-        pipe: PipeId,
-        /// The message.
-        payload: Payload,
-    },
     /// A new peer finished its handshake on a listener of this socket: here is
     /// the writer towards it.
     Attached(Box<Attach>),
@@ -101,9 +101,12 @@ pub(crate) enum Inbound {
         pipe: PipeId,
         /// What the peer told us about itself.
         peer: Box<PeerInfo>,
+        /// The ring this connection's messages arrive on.
+        reader: Consumer<Payload>,
     },
     /// The connection behind a connect pipe was lost; the I/O thread is
-    /// reconnecting and the pipe stays (messages keep queueing in it).
+    /// reconnecting and the pipe stays (messages keep queueing in it). The
+    /// connection's reader ends: what it holds is still delivered.
     Disconnected {
         /// The connect pipe.
         pipe: PipeId,
@@ -123,10 +126,9 @@ pub(crate) struct Attach {
     pub(crate) writer: PipeWriter,
     /// What the peer told us about itself.
     pub(crate) peer: PeerInfo,
-    /// For an inproc peer, the ring its messages for us arrive on (the
-    /// socket drains it alongside its in-ring). `None` for an engine, whose
-    /// messages come through the in-ring.
-    pub(crate) reader: Option<Consumer<Payload>>,
+    /// The ring its messages for us arrive on (the socket drains it with
+    /// its other pipes' rings).
+    pub(crate) reader: Consumer<Payload>,
 }
 
 /// The socket's side of a pipe: where messages for one peer are written.
@@ -209,6 +211,26 @@ pub(crate) fn inproc_ring(
         .asymmetric_wakeups(true)
         .spsc::<Payload>()
 }
+
+/// Builds the ring an engine delivers one connection's messages on, with
+/// `capacity` from the receiving socket's RCVHWM. When it is full the engine
+/// stops reading, and TCP flow control pushes back on the peer. The engine
+/// publishes a run of messages at a time, so the ring keeps the plain
+/// (fenced) wake-up handshakes: the socket's checks before it sleeps cost it
+/// a fence per pipe, not a process-wide barrier per pipe, and it releases
+/// slots in groups.
+pub(crate) fn engine_in_ring(
+    capacity: usize,
+) -> Result<(ring::Producer<Payload>, Consumer<Payload>), ring::CapacityError> {
+    let (tx, mut rx) = ring::Builder::new(capacity).spsc::<Payload>()?;
+    rx.set_release_every(ENGINE_RELEASE_EVERY);
+    Ok((tx, rx))
+}
+
+/// An engine's receive ring hands slots back to it in groups of this many
+/// single pops (and whenever the socket finds it empty or waits): one
+/// fenced release per group instead of one per message.
+const ENGINE_RELEASE_EVERY: usize = 32;
 
 /// The mark of an inproc pipe, as libzmq sets it: the writer's SNDHWM plus
 /// the reader's RCVHWM, or no limit (0) if either is unlimited.

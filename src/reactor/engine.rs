@@ -1,14 +1,15 @@
 //! An engine: one TCP or IPC connection, driven by an I/O thread.
 //!
 //! It runs a [`zmtp::Connection`](crate::zmtp::Connection) over its stream:
-//! large reads are decoded into whole messages that are appended to the
-//! socket's in-ring in batches, and the body of a large frame is read
+//! large reads are decoded into whole messages, each written straight into
+//! its slot of the connection's receive ring and published in runs (notices
+//! about the pipe go to the socket's in-ring), and the body of a large frame is read
 //! straight into a recycled buffer of its own from the I/O thread's pool,
 //! which becomes the message; messages the socket queued in the pipe's
 //! out-ring are drained in batches and encoded into one transmit buffer that
 //! goes out with one (vectored) write per batch.
 //!
-//! The engine never blocks. A full in-ring stops reading (the stream's
+//! The engine never blocks. A full receive ring stops reading (the stream's
 //! kernel buffer then fills and TCP flow control pushes back on the peer)
 //! until the ring's consumer frees room and notifies; an empty out-ring puts
 //! the write side to sleep until the socket's next send notifies.
@@ -25,8 +26,8 @@ use super::timers::TimerKind;
 use super::{Connecter, SocketLink, StepCx, Stream};
 use crate::msg::pool::{PoolBuf, RecvPool};
 use crate::msg::Msg;
-use crate::pipe::{Attach, Inbound, Payload, PipeId, PipeWriter};
-use crate::ring::{self, Consumer, Notify, PopError, PushError};
+use crate::pipe::{self, Attach, Inbound, Payload, PipeId, PipeWriter};
+use crate::ring::{self, Consumer, Notify, PopError, Producer, PushError};
 use crate::socket::monitor::{MonitorEvent, MonitorEventKind};
 use crate::zmtp::{self, Connection, Event};
 
@@ -45,8 +46,11 @@ const OUT_BATCH: usize = 512;
 /// Encode no further once this many bytes wait to be written.
 const TX_HIGH: usize = 256 * 1024;
 /// Stop reading while this many decoded messages wait for room in the
-/// in-ring.
+/// receive ring.
 const PENDING_IN_MAX: usize = 4096;
+/// Staged messages are published at least this often while a read is
+/// decoded, so the socket starts on them before the whole read is done.
+const PUBLISH_EVERY: usize = 64;
 
 /// A large frame's body, read into a pooled buffer of its own.
 struct DirectBody {
@@ -94,8 +98,12 @@ pub(crate) struct Engine {
     body: Option<DirectBody>,
     /// Frames of a multipart message being assembled.
     partial: Vec<Msg>,
-    /// Decoded items waiting for room in the socket's in-ring.
+    /// Notices waiting for room in the socket's in-ring.
     pending_in: VecDeque<Inbound>,
+    /// The receive ring of this connection's pipe (once attached).
+    in_msgs: Option<Producer<Payload>>,
+    /// Decoded messages waiting for room in the receive ring.
+    pending_msgs: VecDeque<Payload>,
     readable: bool,
     writable: bool,
     /// The size of the next read (adapts to what reads return).
@@ -148,6 +156,8 @@ impl Engine {
             body: None,
             partial: Vec::new(),
             pending_in: VecDeque::new(),
+            in_msgs: None,
+            pending_msgs: VecDeque::new(),
             readable: true,
             writable: true,
             read_size: 16 * 1024,
@@ -216,7 +226,12 @@ impl Engine {
     }
 
     /// For a connect pipe, the connecter to go back to.
-    pub(crate) fn into_connecter(self) -> Option<Connecter> {
+    pub(crate) fn into_connecter(mut self) -> Option<Connecter> {
+        // What was decoded is published before the notice, which the
+        // socket acts on only after draining the ring.
+        if let Some(mut tx) = self.in_msgs.take() {
+            tx.publish_staged();
+        }
         let pipe = self.pipe;
         let in_tx = self.link.in_tx.clone();
         match self.origin {
@@ -291,7 +306,7 @@ impl Engine {
                 Ok(p) => progress |= p,
                 Err(()) => return Step::Close,
             }
-            if self.eof && self.pending_in.is_empty() {
+            if self.eof && self.pending_in.is_empty() && self.pending_msgs.is_empty() {
                 return self.finish();
             }
             if self.closing && self.out_done && !self.conn.wants_write() {
@@ -314,7 +329,12 @@ impl Engine {
             }
         }
         // More to read than one step's share: come back soon.
-        if self.readable && !self.eof && self.pending_in.is_empty() && self.conn.is_ready() {
+        if self.readable
+            && !self.eof
+            && self.pending_in.is_empty()
+            && self.pending_msgs.is_empty()
+            && self.conn.is_ready()
+        {
             self.notify.notify();
         }
         self.arm_timer(cx);
@@ -349,10 +369,62 @@ impl Engine {
         }
     }
 
-    /// Moves decoded items into the socket's in-ring. `Err` when the socket
-    /// is gone and nothing more can be delivered (the engine closes unless
-    /// it still has queued output).
+    /// Moves waiting notices into the socket's in-ring and waiting messages
+    /// into the receive ring. `Err` when the socket is gone and nothing more
+    /// can be delivered (the engine closes unless it still has queued
+    /// output).
     fn deliver_inbound(&mut self) -> Result<bool, ()> {
+        let progress = self.deliver_notices()?;
+        Ok(self.deliver_msgs()? || progress)
+    }
+
+    /// Moves decoded messages that found the receive ring full into it.
+    fn deliver_msgs(&mut self) -> Result<bool, ()> {
+        if self.pending_msgs.is_empty() {
+            return Ok(false);
+        }
+        let Some(tx) = self.in_msgs.as_mut() else {
+            self.pending_msgs.clear();
+            return Ok(false);
+        };
+        let mut progress = false;
+        while let Some(p) = self.pending_msgs.pop_front() {
+            match tx.stage(p) {
+                Ok(()) => progress = true,
+                Err(PushError::Full(p)) => {
+                    self.pending_msgs.push_front(p);
+                    tx.publish_staged();
+                    // Full: ask to be told when there is room.
+                    if tx.register_space_waiter(self.notify.clone()) {
+                        return Ok(progress);
+                    }
+                    if tx.is_disconnected() {
+                        self.pending_msgs.clear();
+                        return self.socket_gone(progress);
+                    }
+                }
+                Err(PushError::Disconnected(_)) => {
+                    self.pending_msgs.clear();
+                    return self.socket_gone(progress);
+                }
+            }
+        }
+        tx.publish_staged();
+        Ok(progress)
+    }
+
+    /// The socket no longer takes this pipe's messages: close unless output
+    /// is still being written.
+    fn socket_gone(&self, progress: bool) -> Result<bool, ()> {
+        if self.closing || self.out_done {
+            Err(())
+        } else {
+            Ok(progress)
+        }
+    }
+
+    /// Moves waiting notices into the socket's in-ring.
+    fn deliver_notices(&mut self) -> Result<bool, ()> {
         if self.pending_in.is_empty() {
             return Ok(false);
         }
@@ -408,7 +480,10 @@ impl Engine {
     fn read(&mut self, now: Instant, pool: &mut RecvPool) -> Result<bool, ()> {
         let mut progress = false;
         let mut reads = 0;
-        while self.readable && !self.eof && self.pending_in.len() < PENDING_IN_MAX {
+        while self.readable
+            && !self.eof
+            && self.pending_in.len() + self.pending_msgs.len() < PENDING_IN_MAX
+        {
             if reads == READS_PER_STEP {
                 break;
             }
@@ -490,6 +565,8 @@ impl Engine {
                 pipe: &mut self.pipe,
                 partial: &mut self.partial,
                 pending_in: &mut self.pending_in,
+                in_msgs: &mut self.in_msgs,
+                pending_msgs: &mut self.pending_msgs,
                 accepted_out: &mut self.accepted_out,
                 link: &self.link,
                 origin: &self.origin,
@@ -505,6 +582,9 @@ impl Engine {
                 r = self
                     .conn
                     .handle_input_with(&mut self.rx, now, |ev| cx.on_event(ev));
+            }
+            if let Some(tx) = &mut self.in_msgs {
+                tx.publish_staged();
             }
             if let Err(e) = r {
                 tracing::info!(peer = %self.peer_label, error = %e, "closing connection");
@@ -612,6 +692,8 @@ struct EventCx<'a> {
     pipe: &'a mut Option<PipeId>,
     partial: &'a mut Vec<Msg>,
     pending_in: &'a mut VecDeque<Inbound>,
+    in_msgs: &'a mut Option<Producer<Payload>>,
+    pending_msgs: &'a mut VecDeque<Payload>,
     accepted_out: &'a mut Option<Consumer<Payload>>,
     link: &'a Arc<SocketLink>,
     origin: &'a EngineOrigin,
@@ -625,7 +707,6 @@ impl EventCx<'_> {
     fn on_event(&mut self, ev: Event) {
         match ev {
             Event::Message(m) => {
-                let Some(pipe) = *self.pipe else { return };
                 if m.more() {
                     self.partial.push(m);
                     return;
@@ -637,7 +718,7 @@ impl EventCx<'_> {
                     frames.push(m);
                     Payload::Multi(frames)
                 };
-                self.pending_in.push_back(Inbound::Msg { pipe, payload });
+                self.queue_msg(payload);
             }
             Event::Ready(peer) => self.attach(peer),
             // Subscriptions reach the publisher socket as messages
@@ -648,15 +729,36 @@ impl EventCx<'_> {
         }
     }
 
+    /// Hands a decoded message to the socket: straight into its slot of the
+    /// receive ring (published every [`PUBLISH_EVERY`] messages and at the
+    /// end of the read), or behind those already waiting for room. Before
+    /// the pipe is attached there is nobody to deliver to.
+    #[inline]
+    fn queue_msg(&mut self, payload: Payload) {
+        let Some(tx) = self.in_msgs.as_mut() else {
+            return;
+        };
+        if self.pending_msgs.is_empty() {
+            match tx.stage(payload) {
+                Ok(()) => {
+                    if tx.staged() >= PUBLISH_EVERY {
+                        tx.publish_staged();
+                    }
+                }
+                Err(PushError::Full(p)) => self.pending_msgs.push_back(p),
+                // The socket dropped the pipe; `deliver_msgs` acts on it.
+                Err(PushError::Disconnected(p)) => self.pending_msgs.push_back(p),
+            }
+        } else {
+            self.pending_msgs.push_back(payload);
+        }
+    }
+
     fn subscription_in(&mut self, kind: u8, topic: &[u8]) {
-        let Some(pipe) = *self.pipe else { return };
         let mut v = Vec::with_capacity(topic.len() + 1);
         v.push(kind);
         v.extend_from_slice(topic);
-        self.pending_in.push_back(Inbound::Msg {
-            pipe,
-            payload: Payload::One(Msg::from(v)),
-        });
+        self.queue_msg(Payload::One(Msg::from(v)));
     }
 
     fn endpoint(&self) -> &str {
@@ -671,11 +773,17 @@ impl EventCx<'_> {
         *self.handshook = true;
         self.link
             .event(MonitorEventKind::HandshakeSucceeded, self.endpoint());
+        let Ok((in_tx, reader)) = pipe::engine_in_ring(self.link.options.recv_ring_capacity())
+        else {
+            return;
+        };
         match self.origin {
             EngineOrigin::Connect(c) => {
+                *self.in_msgs = Some(in_tx);
                 self.pending_in.push_back(Inbound::Connected {
                     pipe: c.pipe,
                     peer: Box::new(peer),
+                    reader,
                 });
             }
             EngineOrigin::Accept { .. } => {
@@ -687,12 +795,13 @@ impl EventCx<'_> {
                 let pipe = self.link.alloc_pipe();
                 *self.pipe = Some(pipe);
                 *self.accepted_out = Some(rx);
+                *self.in_msgs = Some(in_tx);
                 self.pending_in
                     .push_back(Inbound::Attached(Box::new(Attach {
                         pipe,
                         writer: PipeWriter::Engine(tx),
                         peer,
-                        reader: None,
+                        reader,
                     })));
             }
         }

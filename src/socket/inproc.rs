@@ -169,7 +169,7 @@ fn wire(me: &InprocPeer, other: &InprocPeer, wiring: &mut Wiring) {
             id_at_peer: id_other,
         }),
         peer: other.info(),
-        reader: Some(me_from_other),
+        reader: me_from_other,
     })));
     wiring.theirs.push((
         other.in_tx.clone(),
@@ -181,7 +181,7 @@ fn wire(me: &InprocPeer, other: &InprocPeer, wiring: &mut Wiring) {
                 id_at_peer: id_me,
             }),
             peer: me.info(),
-            reader: Some(other_from_me),
+            reader: other_from_me,
         })),
     ));
 }

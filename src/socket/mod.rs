@@ -25,13 +25,12 @@
 //!
 //! # Where ringmq differs from libzmq
 //!
-//! - **Receive high-water mark.** libzmq keeps a queue per peer, each
-//!   bounded by RCVHWM. A ringmq socket has one receive ring shared by all
-//!   its TCP and IPC peers, sized from RCVHWM: the mark bounds that whole
-//!   backlog, and fair queueing is by arrival order. A full ring makes every
-//!   engine of the socket stop reading (TCP flow control pushes back on the
-//!   senders); nothing is dropped. RCVHWM must therefore be set before the
-//!   first `bind`/`connect`. An inproc pipe is one ring per direction,
+//! - **Receive high-water mark.** As in libzmq, every peer has a receive
+//!   queue of its own, bounded by RCVHWM, and the socket fair-queues among
+//!   them. A full queue stops its engine from reading (TCP flow control
+//!   pushes back on that sender); nothing is dropped. The mark is taken
+//!   when a connection's `bind`/`connect` is made, and must be set before
+//!   the first one. An inproc pipe is one ring per direction,
 //!   sized, as in libzmq, from the writer's SNDHWM plus the reader's RCVHWM
 //!   (taken when each side binds or connects). Rings are allocated whole
 //!   (80 bytes a slot, pages touched as they are first used), so at the
@@ -358,11 +357,9 @@ struct Core {
     in_tx: MpProducer<Inbound>,
     next_pipe: Arc<AtomicU64>,
     pipes: Pipes,
-    /// The rings of inproc pipes, read alongside the in-ring.
+    /// The pipes' receive rings.
     readers: Readers,
-    /// Messages taken in a row from the in-ring by `take_direct`.
-    direct_run: u32,
-    /// Messages taken from the in-ring, not yet given to the application.
+    /// Messages taken from the pipes, not yet given to the application.
     inbox: VecDeque<(PipeId, Payload)>,
     /// The remaining frames of a multipart message being received frame by
     /// frame.
@@ -428,10 +425,6 @@ const MONITOR_CAPACITY: usize = 1024;
 /// The largest batch taken from the in-ring at once.
 const RECV_BATCH: usize = 256;
 
-/// How many messages a direct receive takes from the in-ring in a row
-/// before the inproc pipes get a turn.
-const DIRECT_RUN: u32 = 64;
-
 /// How many times a blocking call re-checks its rings before it parks.
 const SPIN_CHECKS: u32 = 64;
 
@@ -493,7 +486,6 @@ impl Socket {
                 next_pipe: Arc::new(AtomicU64::new(1)),
                 pipes: Pipes::default(),
                 readers: Readers::new(signal.clone()),
-                direct_run: 0,
                 inbox: VecDeque::new(),
                 frames: VecDeque::new(),
                 partial: Vec::new(),
@@ -1272,14 +1264,19 @@ impl Core {
         n
     }
 
-    /// Detaches the inproc pipes whose peer went away (their ring drained,
-    /// their writer dropped), in case the peer's detach notice was lost to
-    /// a full in-ring. A pipe already detached by its notice is skipped.
-    #[inline]
+    /// Detaches the pipes whose peer went away (their last ring drained,
+    /// its writer dropped), in case the detach notice was lost to a full
+    /// in-ring. A pipe already detached by its notice is skipped.
+    #[inline(always)]
     fn reap_gone_readers(&mut self) {
-        if !self.readers.has_gone() {
-            return;
+        if self.readers.has_gone() {
+            self.detach_gone_readers();
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn detach_gone_readers(&mut self) {
         for pipe in self.readers.take_gone() {
             if self.pipes.remove(pipe).is_some() {
                 self.pattern.on_detach(pipe, true, &mut self.inbox);
@@ -1343,6 +1340,7 @@ impl Core {
         };
         self.check_live()?;
         self.signal.arm();
+        self.readers.release_all();
         if space_on_pipes {
             let n: Arc<dyn Notify> = self.signal.clone();
             for (_, e) in self.pipes.iter() {
@@ -1567,7 +1565,7 @@ impl Core {
 
     // ----- receive -----
 
-    fn next_payload(&mut self, wait: Wait) -> Result<(PipeId, Payload)> {
+    fn next_payload(&mut self, wait: Wait) -> Result<Payload> {
         self.check_live()?;
         self.pattern.check_recv()?;
         let mut spins = 0;
@@ -1575,7 +1573,7 @@ impl Core {
         loop {
             if let Some((pipe, payload)) = self.inbox.pop_front() {
                 match self.pattern.deliver(pipe, payload, &self.opts) {
-                    Some(p) => return Ok((pipe, p)),
+                    Some(p) => return Ok(p),
                     None => continue,
                 }
             }
@@ -1619,8 +1617,8 @@ impl Core {
             && !self.ctx.is_terminated()
         {
             match self.take_direct() {
-                Some((_, Payload::One(m))) => return Ok(m),
-                Some((_, Payload::Multi(v))) => return Ok(self.first_of(v)),
+                Some(Payload::One(m)) => return Ok(m),
+                Some(Payload::Multi(v)) => return Ok(self.first_of(v)),
                 None => {}
             }
         }
@@ -1629,33 +1627,22 @@ impl Core {
 
     /// For a socket whose messages go to the application as they are
     /// ([`Pattern::plain_receive`]) and whose inbox is empty: the next
-    /// message, taken straight from the in-ring or, when that is empty or
-    /// has given [`DIRECT_RUN`] messages in a row, from the inproc pipes'
-    /// rings. Pipe events met in the in-ring are applied on the way; `None`
-    /// if nothing is waiting or an event left messages in the inbox (a
-    /// detached inproc pipe's last ones), which go first.
+    /// message, taken straight from a pipe's ring (see [`Readers::pop_one`]).
+    /// Pipe notices waiting in the in-ring are applied first; `None` if
+    /// nothing is waiting or a notice left messages in the inbox (the last
+    /// ones of a pipe that ended), which go first.
     #[inline]
-    fn take_direct(&mut self) -> Option<(PipeId, Payload)> {
-        // `is_empty` is one load of a cursor that only engines write: much
-        // cheaper than a failed `try_pop` for a socket with inproc peers.
-        if (self.direct_run < DIRECT_RUN || self.readers.is_empty()) && !self.in_rx.is_empty() {
-            loop {
-                match self.in_rx.try_pop() {
-                    Ok(Inbound::Msg { pipe, payload }) => {
-                        self.direct_run += 1;
-                        return Some((pipe, payload));
-                    }
-                    Ok(event) => {
-                        self.apply_item(event);
-                        if !self.inbox.is_empty() {
-                            return None;
-                        }
-                    }
-                    Err(_) => break,
+    fn take_direct(&mut self) -> Option<Payload> {
+        // `is_empty` is one load of a cursor written only with notices: much
+        // cheaper than a failed `try_pop`.
+        if !self.in_rx.is_empty() {
+            while let Ok(event) = self.in_rx.try_pop() {
+                self.apply_item(event);
+                if !self.inbox.is_empty() {
+                    return None;
                 }
             }
         }
-        self.direct_run = 0;
         let m = self.readers.pop_one();
         self.reap_gone_readers();
         m
@@ -1667,7 +1654,7 @@ impl Core {
         if let Some(m) = self.frames.pop_front() {
             return Ok(m);
         }
-        let (_, payload) = self.next_payload(wait)?;
+        let payload = self.next_payload(wait)?;
         match payload {
             Payload::One(m) => Ok(m),
             Payload::Multi(v) => Ok(self.first_of(v)),
@@ -1686,7 +1673,7 @@ impl Core {
         if !self.frames.is_empty() {
             return Ok(self.frames.drain(..).collect());
         }
-        let (_, payload) = self.next_payload(wait)?;
+        let payload = self.next_payload(wait)?;
         Ok(payload.into_frames())
     }
 }
@@ -1711,16 +1698,13 @@ fn apply(sink: &mut Sink<'_>, item: Inbound) {
         opts,
     } = sink;
     match item {
-        Inbound::Msg { pipe, payload } => pattern.on_msg(pipe, payload, opts, inbox),
         Inbound::Attached(a) => {
             let accept = match pattern {
                 Pattern::Pair => pipes.is_empty(),
                 _ => true,
             };
             if accept {
-                if let Some(r) = a.reader {
-                    readers.add(a.pipe, r);
-                }
+                readers.add(a.pipe, a.reader, true);
                 pipes.insert(
                     a.pipe,
                     PipeEntry {
@@ -1737,8 +1721,14 @@ fn apply(sink: &mut Sink<'_>, item: Inbound) {
                 a.writer.detach();
             }
         }
-        Inbound::Connected { pipe, peer } => {
+        Inbound::Connected { pipe, peer, reader } => {
+            // A ring of an earlier connection whose end was not announced
+            // (its notice lost to a full in-ring) is drained first.
+            readers.remove(pipe, |pipe, payload| {
+                pattern.on_msg(pipe, payload, opts, inbox)
+            });
             if let Some(e) = pipes.get_mut(pipe) {
+                readers.add(pipe, reader, false);
                 let again = e.was_up;
                 e.connected = true;
                 e.was_up = true;
@@ -1747,13 +1737,17 @@ fn apply(sink: &mut Sink<'_>, item: Inbound) {
             }
         }
         Inbound::Disconnected { pipe } => {
+            // What arrived before the connection was lost is still delivered.
+            readers.remove(pipe, |pipe, payload| {
+                pattern.on_msg(pipe, payload, opts, inbox)
+            });
             if let Some(e) = pipes.get_mut(pipe) {
                 e.connected = false;
                 pattern.on_detach(pipe, false, inbox);
             }
         }
         Inbound::Detached { pipe } => {
-            // What an inproc peer wrote before it left is still delivered.
+            // What the peer sent before it left is still delivered.
             readers.remove(pipe, |pipe, payload| {
                 pattern.on_msg(pipe, payload, opts, inbox)
             });

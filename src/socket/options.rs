@@ -18,12 +18,12 @@ pub struct Options {
     /// the mark up to a power of two (the pipe is a ring of that size) and
     /// caps it, and "no limit" (0), at 2^17 messages.
     pub sndhwm: i32,
-    /// `ZMQ_RCVHWM`: messages queued for the application. Default 1000;
-    /// rounded up to a power of two and capped, like 0 (no limit), at 2^17.
-    /// ringmq keeps one receive queue per socket, shared by all its peers,
-    /// rather than one per peer: the mark bounds the socket's whole backlog,
-    /// and a full queue stops reading from every peer (TCP flow control then
-    /// pushes back on the senders).
+    /// `ZMQ_RCVHWM`: messages queued for the application from one peer.
+    /// Default 1000; rounded up to a power of two and capped, like 0 (no
+    /// limit), at 2^17. A TCP or IPC peer's full queue stops its connection
+    /// from reading (TCP flow control then pushes back on that sender); an
+    /// inproc pipe's mark is the writer's SNDHWM plus the reader's RCVHWM,
+    /// as in libzmq.
     pub rcvhwm: i32,
     /// `ZMQ_LINGER`: how long `close` (drop) keeps delivering queued messages.
     /// `None` = forever (libzmq's -1, the default); `Some(0)` = drop at once.

@@ -1,7 +1,6 @@
 //! A socket's table of pipes, and the two routing primitives built on it:
 //! load balancing (round robin over pipes with room) and fair queueing
-//! (arrival order in the shared in-ring, and turns among the inproc pipes'
-//! rings in [`Readers`]).
+//! (turns among the pipes' receive rings in [`Readers`]).
 
 use std::sync::Arc;
 
@@ -180,10 +179,21 @@ impl Pipes {
 /// turns to the next.
 const POP_RUN: u32 = 64;
 
-/// The reading ends of a socket's inproc pipes. The socket drains them in
-/// turn, after its in-ring, and announces its sleeps on each of them.
+/// The reading end of one pipe.
+struct Reader {
+    pipe: PipeId,
+    ring: Consumer<Payload>,
+    /// Whether the pipe is gone once this ring's writer is gone and the ring
+    /// is drained (an inproc peer, an accepted connection). A connect pipe
+    /// outlives its connections: a new connection brings a new ring.
+    last: bool,
+}
+
+/// The reading ends of a socket's pipes. The socket drains them in turn,
+/// after the notices in its in-ring, and announces its sleeps on each of
+/// them.
 pub(crate) struct Readers {
-    list: Vec<(PipeId, Consumer<Payload>)>,
+    list: Vec<Reader>,
     /// Where the next drain starts, so no pipe is always served first; also
     /// the pipe [`Readers::pop_one`] serves.
     cursor: usize,
@@ -214,10 +224,11 @@ impl Readers {
         self.list.is_empty()
     }
 
-    /// Adds the reader of a new pipe.
-    pub(crate) fn add(&mut self, pipe: PipeId, mut reader: Consumer<Payload>) {
-        reader.set_notifier(Some(self.notify.clone()));
-        self.list.push((pipe, reader));
+    /// Adds the reader of a pipe. With `last`, the pipe ends with this
+    /// ring (see [`Readers::take_gone`]).
+    pub(crate) fn add(&mut self, pipe: PipeId, mut ring: Consumer<Payload>, last: bool) {
+        ring.set_notifier(Some(self.notify.clone()));
+        self.list.push(Reader { pipe, ring, last });
     }
 
     /// Takes up to `max` messages, visiting each pipe once (at most `max`
@@ -235,8 +246,8 @@ impl Readers {
         let mut taken = 0;
         let mut gone = false;
         for k in 0..n {
-            let (pipe, reader) = &mut self.list[(start + k) % n];
-            match reader.try_pop_batch(share) {
+            let Reader { pipe, ring, .. } = &mut self.list[(start + k) % n];
+            match ring.try_pop_batch(share) {
                 Ok(batch) => {
                     taken += batch.len();
                     let pipe = *pipe;
@@ -250,10 +261,10 @@ impl Readers {
         }
         if gone {
             let dead = &mut self.gone;
-            self.list.retain(|(pipe, r)| {
-                let alive = !r.is_disconnected() || !r.is_empty();
-                if !alive {
-                    dead.push(*pipe);
+            self.list.retain(|r| {
+                let alive = !r.ring.is_disconnected() || !r.ring.is_empty();
+                if !alive && r.last {
+                    dead.push(r.pipe);
                 }
                 alive
             });
@@ -265,7 +276,7 @@ impl Readers {
     /// last until it is empty or has given [`POP_RUN`] messages in a row,
     /// then from the next one with a message.
     #[inline]
-    pub(crate) fn pop_one(&mut self) -> Option<(PipeId, Payload)> {
+    pub(crate) fn pop_one(&mut self) -> Option<Payload> {
         for _ in 0..self.list.len() {
             if self.cursor >= self.list.len() {
                 if self.list.is_empty() {
@@ -273,18 +284,20 @@ impl Readers {
                 }
                 self.cursor = 0;
             }
-            let (pipe, reader) = &mut self.list[self.cursor];
+            let r = &mut self.list[self.cursor];
             if self.run < POP_RUN {
-                match reader.try_pop() {
+                match r.ring.try_pop() {
                     Ok(p) => {
                         self.run += 1;
-                        return Some((*pipe, p));
+                        return Some(p);
                     }
                     Err(PopError::Empty) => {}
                     Err(PopError::Disconnected) => {
                         // Drained, and its writer is gone.
-                        let (pipe, _) = self.list.remove(self.cursor);
-                        self.gone.push(pipe);
+                        let r = self.list.remove(self.cursor);
+                        if r.last {
+                            self.gone.push(r.pipe);
+                        }
                         self.run = 0;
                         continue;
                     }
@@ -302,22 +315,25 @@ impl Readers {
         !self.gone.is_empty()
     }
 
-    /// The pipes dropped because their writer went away (the peer socket
-    /// closed) and their ring was drained. The socket treats each as
-    /// detached: the peer's detach notice is only a hint that may have been
-    /// lost to a full in-ring, while a writer-less, drained ring is final.
+    /// The pipes dropped because the writer of their last ring went away
+    /// (the peer socket closed, the accepted connection ended) and the ring
+    /// was drained. The socket treats each as detached: the detach notice is
+    /// only a hint that may have been lost to a full in-ring, while a
+    /// writer-less, drained ring is final.
     pub(crate) fn take_gone(&mut self) -> Vec<PipeId> {
         std::mem::take(&mut self.gone)
     }
 
-    /// Removes the reader of `pipe` (its writer detached), first handing
-    /// every message it still holds to `f`. The writer published those
-    /// before it sent its detach notice, so none is left behind.
+    /// Removes the reader of `pipe` (its writer detached or disconnected),
+    /// first handing every message it still holds to `f`. The writer
+    /// published those before it sent its notice, so none is left behind.
     pub(crate) fn remove(&mut self, pipe: PipeId, mut f: impl FnMut(PipeId, Payload)) {
-        let Some(i) = self.list.iter().position(|(p, _)| *p == pipe) else {
+        let Some(i) = self.list.iter().position(|r| r.pipe == pipe) else {
             return;
         };
-        let (_, mut reader) = self.list.remove(i);
+        let Reader {
+            ring: mut reader, ..
+        } = self.list.remove(i);
         while let Ok(batch) = reader.try_pop_batch(usize::MAX) {
             for payload in batch {
                 f(pipe, payload);
@@ -329,9 +345,9 @@ impl Readers {
     /// announcement withdrawn, if one of them holds messages.
     pub(crate) fn prepare_sleep(&mut self) -> bool {
         for i in 0..self.list.len() {
-            if !self.list[i].1.prepare_sleep() {
-                for (_, r) in &self.list[..i] {
-                    r.cancel_sleep();
+            if !self.list[i].ring.prepare_sleep() {
+                for r in &self.list[..i] {
+                    r.ring.cancel_sleep();
                 }
                 return false;
             }
@@ -339,10 +355,18 @@ impl Readers {
         true
     }
 
+    /// Hands every slot already read back to the writers (before the socket
+    /// waits for something else, so no writer waits on slots held back).
+    pub(crate) fn release_all(&mut self) {
+        for r in &mut self.list {
+            r.ring.release_now();
+        }
+    }
+
     /// Withdraws the sleep announcements.
     pub(crate) fn cancel_sleep(&self) {
-        for (_, r) in &self.list {
-            r.cancel_sleep();
+        for r in &self.list {
+            r.ring.cancel_sleep();
         }
     }
 
