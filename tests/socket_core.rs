@@ -244,6 +244,35 @@ fn inproc_pull_fair_queues_its_peers() {
 }
 
 #[test]
+fn tcp_messages_before_a_lost_connection_arrive_and_the_pipe_reconnects() {
+    // Each connection of a connect pipe delivers through a receive ring of
+    // its own: what arrived before the peer went away is still received, in
+    // order, and the next connection brings a new ring.
+    let ctx = Context::new();
+    let ep = unused_tcp_endpoint();
+    let pull = sock(&ctx, SocketType::Pull);
+    pull.connect(&ep).unwrap();
+    const N_MSGS: u16 = 3000;
+    for round in 0..3u8 {
+        let push = sock(&ctx, SocketType::Push);
+        push.bind(&ep).unwrap();
+        for i in 0..N_MSGS {
+            let [lo, hi] = i.to_le_bytes();
+            push.send(vec![round, lo, hi]).unwrap();
+        }
+        // Closed with everything still queued: the default linger writes it
+        // all out before the connection goes.
+        drop(push);
+        for i in 0..N_MSGS {
+            let [lo, hi] = i.to_le_bytes();
+            let m = pull.recv().unwrap();
+            assert_eq!(&m[..], &[round, lo, hi], "round {round}, message {i}");
+        }
+    }
+    assert!(matches!(pull.try_recv(), Err(Error::WouldBlock)));
+}
+
+#[test]
 fn frame_by_frame_send_is_delivered_whole() {
     let ctx = Context::new();
     let pull = sock(&ctx, SocketType::Pull);

@@ -106,6 +106,9 @@ pub(crate) struct Engine {
     pending_msgs: VecDeque<Payload>,
     readable: bool,
     writable: bool,
+    /// epoll reported the peer's end of the stream: read until it shows
+    /// (no new readiness edge comes for a close that arrived with data).
+    read_closed: bool,
     /// The size of the next read (adapts to what reads return).
     read_size: usize,
     eof: bool,
@@ -160,6 +163,7 @@ impl Engine {
             pending_msgs: VecDeque::new(),
             readable: true,
             writable: true,
+            read_closed: false,
             read_size: 16 * 1024,
             eof: false,
             closing: false,
@@ -252,9 +256,17 @@ impl Engine {
         }
     }
 
-    /// Readiness from epoll.
-    pub(crate) fn on_io(&mut self, readable: bool, writable: bool, cx: &mut StepCx<'_>) -> Step {
+    /// Readiness from epoll; `read_closed` when it reports the peer's end of
+    /// the stream (or an error) queued behind whatever data is left.
+    pub(crate) fn on_io(
+        &mut self,
+        readable: bool,
+        writable: bool,
+        read_closed: bool,
+        cx: &mut StepCx<'_>,
+    ) -> Step {
         self.readable |= readable;
+        self.read_closed |= read_closed;
         self.writable |= writable;
         self.pump(cx)
     }
@@ -551,9 +563,10 @@ impl Engine {
                 }
             };
             self.rx.truncate(old + into_rx);
-            if got < want {
+            if got < want && !self.read_closed {
                 // A short read drained the socket's buffer (epoll(7)): the
-                // next edge says when more has arrived.
+                // next edge says when more has arrived. Not so for a close
+                // that came with the data: it shows only to the next read.
                 self.readable = false;
             }
             progress = true;

@@ -327,6 +327,7 @@ impl Loop {
                     ev.token().0,
                     ev.is_readable() || ev.is_read_closed() || ev.is_error(),
                     ev.is_writable() || ev.is_write_closed() || ev.is_error(),
+                    ev.is_read_closed() || ev.is_error(),
                 );
             }
             // Engines that were notified. (Readiness from epoll comes
@@ -591,7 +592,7 @@ impl Loop {
         }
     }
 
-    fn io_event(&mut self, token: usize, readable: bool, writable: bool) {
+    fn io_event(&mut self, token: usize, readable: bool, writable: bool, read_closed: bool) {
         let Some((_, entry)) = self.entries.get_mut(token) else {
             return;
         };
@@ -626,7 +627,7 @@ impl Loop {
                 self.insert_engine(stream, EngineOrigin::Connect(c));
             }
             Entry::Engine(_) => {
-                self.engine_step(token, |e, cx| e.on_io(readable, writable, cx));
+                self.engine_step(token, |e, cx| e.on_io(readable, writable, read_closed, cx));
             }
         }
     }
@@ -683,7 +684,7 @@ impl Loop {
             .insert((generation, Entry::Engine(Box::new(engine))));
         debug_assert_eq!(key, token);
         // Greeting goes out at once.
-        self.engine_step(token, |e, cx| e.on_io(true, true, cx));
+        self.engine_step(token, |e, cx| e.on_io(true, true, false, cx));
     }
 
     fn engine_notified(&mut self, token: usize) {
