@@ -1015,3 +1015,46 @@ fn connections_and_messages_can_move_between_threads() {
     assert_send_sync::<ringmq::Multipart>();
     assert_send_sync::<Error>();
 }
+
+#[test]
+fn runs_of_short_frames_decode_exactly_near_the_inline_size_and_buffer_end() {
+    // Frames of every size around the inline limit, each filled with its
+    // own byte; the bulk decoder copies fixed-size windows where the buffer
+    // holds one, and each frame must show exactly its own payload.
+    let sizes: Vec<usize> = (0..=70)
+        .chain([100, 200, 255])
+        .chain((0..=66).rev())
+        .collect();
+    let mut wire = Vec::new();
+    for (i, &n) in sizes.iter().enumerate() {
+        wire.push(if i % 3 == 0 { 0x01 } else { 0x00 });
+        wire.push(n as u8);
+        wire.extend(std::iter::repeat_n(i as u8, n));
+    }
+    let mut rx = BytesMut::from(&wire[..]);
+    let mut got = Vec::new();
+    let mut dec = FrameDecoder::new(None);
+    let n = dec.decode_short_messages(&mut rx, |m| got.push(m)).unwrap();
+    assert_eq!(n, sizes.len());
+    assert!(rx.is_empty());
+    for (i, (m, &len)) in got.iter().zip(&sizes).enumerate() {
+        assert_eq!(m.len(), len, "frame {i}");
+        assert!(m.iter().all(|&b| b == i as u8), "frame {i}");
+        assert_eq!(m.more(), i % 3 == 0, "frame {i}");
+        assert_eq!(m.is_inline(), len <= Msg::INLINE_CAP, "frame {i}");
+        assert_eq!(m, &Msg::from(vec![i as u8; len]).with_more(i % 3 == 0));
+        // Re-encoded, the frame is exactly its wire form.
+        let mut out = ringmq::zmtp::OutBuf::new();
+        out.push_msg(m, m.more());
+        let start = wire_offset(&sizes, i);
+        assert_eq!(
+            &out.take_all()[..],
+            &wire[start..start + 2 + len],
+            "frame {i}"
+        );
+    }
+}
+
+fn wire_offset(sizes: &[usize], i: usize) -> usize {
+    sizes[..i].iter().map(|n| 2 + n).sum()
+}

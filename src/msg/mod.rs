@@ -85,6 +85,34 @@ impl Msg {
         }
     }
 
+    /// An inline frame of the first `len` bytes of `window` (at most
+    /// [`Msg::INLINE_CAP`]), copying the whole fixed-size window: a decoder
+    /// that has that many bytes in its buffer anyway makes a frame with a
+    /// few fixed-size moves instead of a variable-length copy. Bytes of the
+    /// window past `len` are kept but never shown.
+    #[inline]
+    pub(crate) fn inline_from_window(window: &[u8; Msg::INLINE_CAP], len: usize) -> Msg {
+        debug_assert!(len <= Self::INLINE_CAP);
+        Msg {
+            repr: Repr::Inline {
+                len: len.min(Self::INLINE_CAP) as u8,
+                buf: *window,
+            },
+            more: false,
+        }
+    }
+
+    /// An inline frame's whole buffer (its payload is the first
+    /// [`len`](Self::len) bytes), `None` for a shared one. Encoders copy the
+    /// fixed-size buffer and then drop what is past the payload.
+    #[inline]
+    pub(crate) fn inline_window(&self) -> Option<&[u8; Msg::INLINE_CAP]> {
+        match &self.repr {
+            Repr::Inline { buf, .. } => Some(buf),
+            Repr::Shared(_) => None,
+        }
+    }
+
     /// Copies `data` into a new frame (inline when it fits).
     #[inline]
     pub fn from_slice(data: &[u8]) -> Msg {

@@ -245,7 +245,18 @@ impl FrameDecoder {
             if end > data.len() {
                 break;
             }
-            sink(Msg::from_slice(&data[pos + 2..end]).with_more(flags & FLAG_MORE != 0));
+            let body = pos + 2;
+            // With a whole inline window in the buffer, copy it at a fixed
+            // size (no variable-length copy call per frame).
+            let window = match data.get(body..body + Msg::INLINE_CAP) {
+                Some(w) if size <= Msg::INLINE_CAP => <&[u8; Msg::INLINE_CAP]>::try_from(w).ok(),
+                _ => None,
+            };
+            let m = match window {
+                Some(w) => Msg::inline_from_window(w, size),
+                None => Msg::from_slice(&data[body..end]),
+            };
+            sink(m.with_more(flags & FLAG_MORE != 0));
             pos = end;
             n += 1;
         }
@@ -271,6 +282,23 @@ pub fn encode_header(dst: &mut BytesMut, more: bool, command: bool, len: usize) 
         dst.put_u8(flags);
         dst.put_u8(len as u8);
     }
+}
+
+/// Writes a whole frame of an inline message: its fixed-size buffer is
+/// copied whole (a few fixed-size moves, no copy call) and what lies past
+/// the payload is cut off again.
+#[inline]
+pub(crate) fn encode_inline_frame(
+    dst: &mut BytesMut,
+    more: bool,
+    window: &[u8; Msg::INLINE_CAP],
+    len: usize,
+) {
+    dst.reserve(2 + Msg::INLINE_CAP);
+    encode_header(dst, more, false, len);
+    let end = dst.len() + len.min(Msg::INLINE_CAP);
+    dst.extend_from_slice(window);
+    dst.truncate(end);
 }
 
 /// Writes a whole frame (header and body) into `dst`.

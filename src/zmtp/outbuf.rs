@@ -5,7 +5,7 @@ use std::io::{self, IoSlice, Write};
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use super::frame::{encode_frame, encode_header};
+use super::frame::{encode_frame, encode_header, encode_inline_frame};
 use crate::msg::Msg;
 
 /// Payloads of at least this many bytes are handed out as their own segment
@@ -63,6 +63,10 @@ impl OutBuf {
     /// reference; everything else is copied.
     #[inline]
     pub fn push_msg(&mut self, msg: &Msg, more: bool) {
+        if let Some(window) = msg.inline_window() {
+            encode_inline_frame(&mut self.buf, more, window, msg.len());
+            return;
+        }
         match msg.shared() {
             Some(b) if b.len() >= ZERO_COPY_THRESHOLD => {
                 encode_header(&mut self.buf, more, false, b.len());
