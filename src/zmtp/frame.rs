@@ -294,10 +294,14 @@ pub(crate) fn encode_inline_frame(
     window: &[u8; Msg::INLINE_CAP],
     len: usize,
 ) {
-    dst.reserve(2 + Msg::INLINE_CAP);
-    encode_header(dst, more, false, len);
-    let end = dst.len() + len.min(Msg::INLINE_CAP);
-    dst.extend_from_slice(window);
+    let len = len.min(Msg::INLINE_CAP);
+    // Header and window in one fixed-size copy; `len` fits the short form.
+    let mut frame = [0u8; 2 + Msg::INLINE_CAP];
+    frame[0] = if more { FLAG_MORE } else { 0 };
+    frame[1] = len as u8;
+    frame[2..].copy_from_slice(window);
+    let end = dst.len() + 2 + len;
+    dst.extend_from_slice(&frame);
     dst.truncate(end);
 }
 
