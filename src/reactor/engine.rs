@@ -45,6 +45,10 @@ const DIRECT_TAIL: usize = 512;
 const OUT_BATCH: usize = 512;
 /// Encode no further once this many bytes wait to be written.
 const TX_HIGH: usize = 256 * 1024;
+/// While full batches keep coming, encode at least this many bytes before
+/// a write: each write is a system call plus the stack's work per segment,
+/// so small messages go out in large writes.
+const TX_WRITE_AT: usize = 64 * 1024;
 /// Stop reading while this many decoded messages wait for room in the
 /// receive ring.
 const PENDING_IN_MAX: usize = 4096;
@@ -643,6 +647,7 @@ impl Engine {
     fn write(&mut self) -> Result<bool, ()> {
         let mut progress = false;
         loop {
+            let mut full_batch = false;
             // Encode a batch while there is room in the transmit buffer.
             // Not once the peer has closed: what is still queued waits in
             // the pipe for the next connection instead of being lost.
@@ -658,6 +663,7 @@ impl Engine {
                 if let Some(out) = out {
                     match out.try_pop_batch(OUT_BATCH) {
                         Ok(batch) => {
+                            full_batch = batch.len() == OUT_BATCH;
                             for p in batch {
                                 progress = true;
                                 let r = match &p {
@@ -681,6 +687,10 @@ impl Engine {
             }
             if !self.conn.wants_write() || !self.writable {
                 return Ok(progress);
+            }
+            if full_batch && self.conn.transmit().len() < TX_WRITE_AT {
+                // More is queued: encode it too before writing.
+                continue;
             }
             match self.conn.transmit().write_to(&mut self.stream) {
                 Ok(0) => return Err(()),
