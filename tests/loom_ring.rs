@@ -233,6 +233,63 @@ fn prepare_sleep_model(asymmetric: bool) {
     });
 }
 
+/// A notifier that counts its calls.
+struct Count(LoomAtomicUsize);
+
+impl Notify for Count {
+    fn notify(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn one_barrier_for_sleeps_on_two_rings_never_loses_a_wakeup() {
+    // An event loop's sleep on several rings: announce on each, one
+    // `sleep_barrier`, confirm on each; a producer on either ring must wake
+    // it. Both rings asymmetric (the loop's out-rings) and mixed.
+    for asymmetric in [true, false] {
+        model(move || {
+            let b1 = Builder::new(2).asymmetric_wakeups(true);
+            let b2 = Builder::new(2).asymmetric_wakeups(asymmetric);
+            let (mut tx1, mut rx1) = b1.spsc::<u32>().unwrap();
+            let (mut tx2, mut rx2) = b2.spsc::<u32>().unwrap();
+            // Counts wake-ups only: the sleeper waits by yielding to loom
+            // (a lost wake-up never ends the wait, which loom reports), and
+            // a late wake-up cannot unpark it in the middle of a join.
+            let n = StdArc::new(Count(LoomAtomicUsize::new(0)));
+            let d: StdArc<dyn Notify> = n.clone();
+            rx1.set_notifier(Some(d.clone()));
+            rx2.set_notifier(Some(d));
+            let p1 = thread::spawn(move || {
+                tx1.try_push(1).unwrap();
+                tx1
+            });
+            let p2 = thread::spawn(move || {
+                tx2.try_push(2).unwrap();
+                tx2
+            });
+            let mut got = Vec::new();
+            while got.len() < 2 {
+                let seen = n.0.load(Ordering::SeqCst);
+                assert!(rx1.announce_sleep() && rx2.announce_sleep());
+                assert!(ringmq::ring::sleep_barrier());
+                let s1 = rx1.confirm_sleep();
+                let s2 = rx2.confirm_sleep();
+                if s1 && s2 {
+                    spin(|| (n.0.load(Ordering::SeqCst) != seen).then_some(()));
+                }
+                rx1.cancel_sleep();
+                rx2.cancel_sleep();
+                got.extend(rx1.try_pop().ok());
+                got.extend(rx2.try_pop().ok());
+            }
+            got.sort();
+            assert_eq!(got, [1, 2]);
+            drop((p1.join().unwrap(), p2.join().unwrap()));
+        });
+    }
+}
+
 #[test]
 fn blocking_pop_parks_and_wakes() {
     model(|| {

@@ -212,6 +212,20 @@ pub(crate) fn inproc_ring(
         .spsc::<Payload>()
 }
 
+/// Builds the ring a socket writes one connection's messages to, drained by
+/// the connection's engine, sized for `capacity` messages (from SNDHWM).
+/// The socket publishes each message with a plain store (asymmetric
+/// wake-up handshakes); the engine's I/O thread polls the ring while it
+/// spins and, before it blocks, announces its sleep on all its idle
+/// out-rings with one process-wide barrier.
+pub(crate) fn engine_out_ring(
+    capacity: usize,
+) -> Result<(ring::Producer<Payload>, Consumer<Payload>), ring::CapacityError> {
+    ring::Builder::new(capacity)
+        .asymmetric_wakeups(true)
+        .spsc::<Payload>()
+}
+
 /// Builds the ring an engine delivers one connection's messages on, with
 /// `capacity` from the receiving socket's RCVHWM. When it is full the engine
 /// stops reading, and TCP flow control pushes back on the peer. The engine

@@ -27,7 +27,7 @@ use super::{Connecter, SocketLink, StepCx, Stream};
 use crate::msg::pool::{PoolBuf, RecvPool};
 use crate::msg::Msg;
 use crate::pipe::{self, Attach, Inbound, Payload, PipeId, PipeWriter};
-use crate::ring::{self, Consumer, Notify, PopError, Producer, PushError};
+use crate::ring::{Consumer, Notify, PopError, Producer, PushError};
 use crate::socket::monitor::{MonitorEvent, MonitorEventKind};
 use crate::zmtp::{self, Connection, Event};
 
@@ -125,6 +125,8 @@ pub(crate) struct Engine {
     failure: Option<String>,
     /// Whether the handshake completed at some point.
     handshook: bool,
+    /// Whether the loop watches the out-ring (see `Loop::watched`).
+    pub(crate) out_watched: bool,
     /// A SUB/XSUB connection: single-frame messages `0x01/0x00 + topic`
     /// from the socket are subscriptions, sent in the peer's form.
     subscriber: bool,
@@ -177,6 +179,7 @@ impl Engine {
             subscriber: false,
             failure: None,
             handshook: false,
+            out_watched: false,
         };
         engine.subscriber = matches!(
             engine.link.socket_type,
@@ -300,6 +303,37 @@ impl Engine {
         self.pump(cx)
     }
 
+    /// Whether the watched out-ring has something for this engine to do
+    /// (messages, or the socket gone).
+    pub(crate) fn out_ready(&self) -> bool {
+        let out = match &self.origin {
+            EngineOrigin::Connect(c) => Some(&c.out),
+            EngineOrigin::Accept { .. } => self.accepted_out.as_ref(),
+        };
+        out.is_some_and(|out| !out.is_empty() || out.is_disconnected())
+    }
+
+    /// Announces a sleep on the out-ring, without the barrier (see
+    /// [`Consumer::announce_sleep`]).
+    pub(crate) fn out_announce_sleep(&mut self) {
+        if let Some(out) = self.out_ring() {
+            out.announce_sleep();
+        }
+    }
+
+    /// Completes the announcement after the loop's barrier: false (and
+    /// withdrawn) if the out-ring has work after all.
+    pub(crate) fn out_confirm_sleep(&mut self) -> bool {
+        self.out_ring().is_none_or(|out| out.confirm_sleep())
+    }
+
+    /// Withdraws the announcement.
+    pub(crate) fn out_cancel_sleep(&mut self) {
+        if let Some(out) = self.out_ring() {
+            out.cancel_sleep();
+        }
+    }
+
     fn out_ring(&mut self) -> Option<&mut Consumer<Payload>> {
         match &mut self.origin {
             EngineOrigin::Connect(c) => Some(&mut c.out),
@@ -332,17 +366,14 @@ impl Engine {
                 break;
             }
         }
-        // Go idle on the out-ring: it notifies on its next push.
-        if self.conn.is_ready() && !self.conn.wants_write() && !self.out_done {
-            let mut again = false;
-            if let Some(out) = self.out_ring() {
-                if !out.prepare_sleep() {
-                    again = true;
-                }
-            }
-            if again {
-                self.notify.notify();
-            }
+        // Idle on the out-ring: the loop watches it (polling it while it
+        // spins, announcing a sleep on it before it blocks).
+        if self.conn.is_ready()
+            && !self.conn.wants_write()
+            && !self.out_done
+            && self.out_ring().is_some()
+        {
+            cx.watch_out = true;
         }
         // More to read than one step's share: come back soon.
         if self.readable
@@ -811,7 +842,7 @@ impl EventCx<'_> {
             }
             EngineOrigin::Accept { .. } => {
                 let cap = self.link.options.send_ring_capacity();
-                let Ok((tx, mut rx)) = ring::spsc::<Payload>(cap) else {
+                let Ok((tx, mut rx)) = pipe::engine_out_ring(cap) else {
                     return;
                 };
                 rx.set_notifier(Some(self.notify.clone()));

@@ -7,15 +7,20 @@
 //! - the **mailbox**: a multi-producer ring of [`Command`]s from sockets
 //!   (listen, connect, unbind, close), with a `mio::Waker` as its notifier;
 //! - the **ready ring**: tokens of engines whose out-ring got data, or whose
-//!   socket's in-ring got room, while the engine was asleep — pushed by the
+//!   receive ring got room, while the thread was asleep — pushed by the
 //!   rings' notifiers, so a wake-up costs one `eventfd` write per transition
 //!   from idle, never one per message;
+//! - the **watched out-rings** of engines with nothing left to send: the
+//!   loop checks them (one load each) while it polls after recent work, and
+//!   announces its sleep on all of them with one process-wide barrier
+//!   ([`ring::sleep_barrier`]) just before it blocks. Their sockets thus
+//!   publish each message with a plain store and no fence;
 //! - readiness events from epoll, and the [`timers`] (reconnect backoff,
 //!   handshake deadline, heartbeats, linger).
 //!
 //! This is the only code in the crate that blocks on epoll. It never blocks on
-//! a ring: a full in-ring makes the engine stop reading until it is told
-//! there is room again.
+//! a ring: a full receive ring makes the engine stop reading until it is
+//! told there is room again.
 
 #![forbid(unsafe_code)]
 
@@ -150,6 +155,7 @@ impl IoThread {
             stop_now: stop_now.clone(),
             generation: 0,
             pool: RecvPool::new(),
+            watched: Vec::new(),
         };
         let join = std::thread::Builder::new()
             .name(format!("ringmq-io-{index}"))
@@ -263,6 +269,10 @@ struct Loop {
     /// Buffers for the bodies of large frames, shared by this thread's
     /// engines; they come back when the messages are dropped.
     pool: RecvPool,
+    /// Engines idle on their out-rings (tokens with generations): polled
+    /// while the loop spins, their sleeps announced (with one barrier for
+    /// all) before it blocks. Their sockets publish with a plain store.
+    watched: Vec<(usize, u64)>,
 }
 
 impl Loop {
@@ -297,18 +307,22 @@ impl Loop {
                 !self.stopping && last_active.is_some_and(|t| now.duration_since(t) < spin);
             let mut timeout = self.timers.next_timeout(now);
             let polled = if spinning {
-                if self.mailbox.is_empty() && self.ready_rx.is_empty() {
+                if self.mailbox.is_empty() && self.ready_rx.is_empty() && !self.any_watched_ready()
+                {
                     std::thread::yield_now();
                 }
                 self.poll.poll(&mut events, Some(Duration::ZERO))
             } else {
-                let idle = self.mailbox.prepare_sleep() && self.ready_rx.prepare_sleep();
+                let idle = self.mailbox.prepare_sleep()
+                    && self.ready_rx.prepare_sleep()
+                    && self.announce_watched_sleep();
                 if !idle || self.rescan.load(Ordering::SeqCst) {
                     timeout = Some(Duration::ZERO);
                 }
                 let r = self.poll.poll(&mut events, timeout);
                 self.mailbox.cancel_sleep();
                 self.ready_rx.cancel_sleep();
+                self.cancel_watched_sleep();
                 r
             };
             if let Err(e) = polled {
@@ -334,6 +348,7 @@ impl Loop {
             // first, so a peer's close seen there is acted on before newly
             // queued messages are written to it.)
             tokens.clear();
+            self.take_watched_ready(&mut tokens);
             self.ready_rx.drain_into(&mut tokens, usize::MAX);
             if self.rescan.swap(false, Ordering::SeqCst) {
                 tokens.extend(self.entries.iter().map(|(k, _)| k));
@@ -345,6 +360,87 @@ impl Loop {
         }
         // Closing: dropping the entries closes every stream and listener.
         self.entries.clear();
+    }
+
+    /// The watched engine of `(token, generation)`, if it is still there.
+    fn watched_engine(&mut self, token: usize, generation: u64) -> Option<&mut Engine> {
+        match self.entries.get_mut(token) {
+            Some((g, Entry::Engine(e))) if *g == generation => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether a watched out-ring has work (one load per ring).
+    fn any_watched_ready(&mut self) -> bool {
+        let mut i = 0;
+        while i < self.watched.len() {
+            let (t, g) = self.watched[i];
+            match self.watched_engine(t, g) {
+                Some(e) if e.out_ready() => return true,
+                Some(_) => i += 1,
+                None => {
+                    self.watched.swap_remove(i);
+                }
+            }
+        }
+        false
+    }
+
+    /// Moves the watched engines whose out-rings have work to `tokens`
+    /// (they are stepped, and watched again if they go idle again).
+    fn take_watched_ready(&mut self, tokens: &mut Vec<usize>) {
+        let mut i = 0;
+        while i < self.watched.len() {
+            let (t, g) = self.watched[i];
+            match self.watched_engine(t, g) {
+                Some(e) if !e.out_ready() => i += 1,
+                Some(e) => {
+                    e.out_watched = false;
+                    tokens.push(t);
+                    self.watched.swap_remove(i);
+                }
+                None => {
+                    self.watched.swap_remove(i);
+                }
+            }
+        }
+    }
+
+    /// Announces the sleep on every watched out-ring with one barrier for
+    /// all. False (nothing left announced) if one of them has work or the
+    /// barrier failed: do not block.
+    fn announce_watched_sleep(&mut self) -> bool {
+        if self.watched.is_empty() {
+            return true;
+        }
+        for i in 0..self.watched.len() {
+            let (t, g) = self.watched[i];
+            if let Some(e) = self.watched_engine(t, g) {
+                e.out_announce_sleep();
+            }
+        }
+        let mut ok = ring::sleep_barrier();
+        for i in 0..self.watched.len() {
+            let (t, g) = self.watched[i];
+            if let Some(e) = self.watched_engine(t, g) {
+                ok &= e.out_confirm_sleep();
+            }
+        }
+        if !ok {
+            self.cancel_watched_sleep();
+        }
+        ok
+    }
+
+    /// Withdraws the watched out-rings' announcements: while the loop spins
+    /// it polls them instead.
+    fn cancel_watched_sleep(&mut self) {
+        for i in 0..self.watched.len() {
+            let (t, g) = self.watched[i];
+            if let Some(e) = self.watched_engine(t, g) {
+                e.out_cancel_sleep();
+            }
+        }
     }
 
     fn drain_mailbox(&mut self) {
@@ -707,9 +803,14 @@ impl Loop {
             now: Instant::now(),
             timer: None,
             pool: &mut self.pool,
+            watch_out: false,
         };
         let step = f(engine, &mut cx);
         let generation = *generation;
+        if cx.watch_out && !engine.out_watched {
+            engine.out_watched = true;
+            self.watched.push((token, generation));
+        }
         if let Some((at, kind)) = cx.timer {
             self.timers.add(at, token, generation, kind);
         }
@@ -745,4 +846,6 @@ pub(crate) struct StepCx<'a> {
     pub(crate) timer: Option<(Instant, TimerKind)>,
     /// The I/O thread's pool of large receive buffers.
     pub(crate) pool: &'a mut RecvPool,
+    /// Set by an engine left idle on its out-ring: the loop watches it.
+    pub(crate) watch_out: bool,
 }

@@ -332,19 +332,61 @@ impl<T> Consumer<T> {
     /// The sleep handshake: true if the announcement `how` stands (nothing
     /// published, producers alive), false (withdrawn) otherwise.
     fn announce(&self, how: u32) -> bool {
+        self.core.announce_sleep(how, || self.ready_after_barrier())
+    }
+
+    /// The handshake's check, after the barrier: anything published before
+    /// a producer's own barrier is seen here, or that producer sees the
+    /// announcement.
+    fn ready_after_barrier(&self) -> bool {
         let core = &*self.core;
         let head = self.head;
-        core.announce_sleep(how, || {
-            // After the fence: anything published before a producer's own
-            // fence is seen here, or that producer sees the announcement.
-            let published = if core.multi {
-                let m = core.mark(head).load(Ordering::Relaxed);
-                m == mark_full(head) || m == mark_hole(head)
-            } else {
-                core.prod.tail.load(Ordering::Relaxed) > head
-            };
-            published || core.ctl.producers.load(Ordering::Relaxed) == 0
-        })
+        let published = if core.multi {
+            let m = core.mark(head).load(Ordering::Relaxed);
+            m == mark_full(head) || m == mark_hole(head)
+        } else {
+            core.prod.tail.load(Ordering::Relaxed) > head
+        };
+        published || core.ctl.producers.load(Ordering::Relaxed) == 0
+    }
+
+    /// [`prepare_sleep`](Self::prepare_sleep) in two steps, for an event
+    /// loop that sleeps on many rings and pays the handshake's barrier once
+    /// for all of them: this records the announcement without a barrier;
+    /// the loop then calls [`sleep_barrier`](super::sleep_barrier) once and
+    /// [`confirm_sleep`](Self::confirm_sleep) on each ring. Until then the
+    /// announcement promises nothing. Returns false (nothing recorded) on a
+    /// ring that cannot sleep (`BusySpin`, `Yield`).
+    ///
+    /// ```
+    /// use ringmq::ring::{self, Builder};
+    /// let b = Builder::new(8).asymmetric_wakeups(true);
+    /// let (mut tx1, mut rx1) = b.spsc::<u32>().unwrap();
+    /// let (_tx2, mut rx2) = b.spsc::<u32>().unwrap();
+    /// tx1.try_push(7).unwrap();
+    /// assert!(rx1.announce_sleep() && rx2.announce_sleep());
+    /// assert!(ring::sleep_barrier());
+    /// assert!(!rx1.confirm_sleep()); // rx1 holds an item: withdrawn
+    /// assert!(rx2.confirm_sleep()); // rx2 may sleep: its producer will notify
+    /// ```
+    pub fn announce_sleep(&mut self) -> bool {
+        self.release_now();
+        self.core.announce_sleep_unfenced(SLEEP_NOTIFY)
+    }
+
+    /// The last step of a sleep begun with
+    /// [`announce_sleep`](Self::announce_sleep), after
+    /// [`sleep_barrier`](super::sleep_barrier) returned true: true if the
+    /// announcement stands (sleeping is safe), false (withdrawn) if items
+    /// are there or every producer is gone, exactly as
+    /// [`prepare_sleep`](Self::prepare_sleep) would have said.
+    pub fn confirm_sleep(&mut self) -> bool {
+        if self.ready_after_barrier() {
+            self.core.cancel_sleep();
+            false
+        } else {
+            true
+        }
     }
 
     /// Announces "I am going to sleep" for an event loop. Returns false if

@@ -64,6 +64,15 @@ pub use error::{CapacityError, PopError, PopTimeoutError, PushError, PushTimeout
 pub use producer::{MpProducer, Producer, WriteClaim};
 pub use stats::RingStats;
 
+/// The barrier of a sleep announced on many rings at once (see
+/// [`Consumer::announce_sleep`]): a full fence, and on Linux, where rings
+/// run asymmetric wake-ups, the process-wide barrier those need. Returns
+/// false if that barrier failed; the caller must then not sleep on an
+/// asymmetric ring (it polls instead).
+pub fn sleep_barrier() -> bool {
+    barrier::heavy(barrier::asymmetric_available())
+}
+
 use shared::Ring;
 
 /// The largest capacity a ring accepts (2^30 slots).

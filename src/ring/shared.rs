@@ -250,6 +250,18 @@ impl Core {
         }
     }
 
+    /// The first half of a sleep handshake whose barrier the caller runs
+    /// once for many rings: records the announcement `how` (no barrier).
+    /// False, with nothing recorded, on a ring without wake-ups.
+    #[inline]
+    pub(crate) fn announce_sleep_unfenced(&self, how: u32) -> bool {
+        if !self.wakeups {
+            return false;
+        }
+        self.ctl.sleep.swap(how, Ordering::Relaxed);
+        true
+    }
+
     /// Withdraws an announcement.
     #[inline]
     pub(crate) fn cancel_sleep(&self) {

@@ -1118,7 +1118,7 @@ impl Core {
                 self.connected.push((endpoint.to_owned(), None));
             }
             ep => {
-                let (tx, rx) = ring::spsc::<Payload>(self.opts.send_ring_capacity())
+                let (tx, rx) = crate::pipe::engine_out_ring(self.opts.send_ring_capacity())
                     .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
                 let link = self.link();
                 let pipe = link.alloc_pipe();
