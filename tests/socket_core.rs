@@ -273,6 +273,52 @@ fn tcp_messages_before_a_lost_connection_arrive_and_the_pipe_reconnects() {
 }
 
 #[test]
+fn a_receiver_asleep_on_many_pipes_wakes_for_each() {
+    // The receiver announces its sleep on every pipe's ring with one
+    // barrier (inproc rings asymmetric, the TCP connection's fenced); a
+    // message on any of them must wake it, many times over.
+    let ctx = Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    pull.bind("inproc://core-many").unwrap();
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let mut pushes = Vec::new();
+    for k in 0..4u8 {
+        let p = sock(&ctx, SocketType::Push);
+        if k == 3 {
+            p.connect(&ep).unwrap();
+        } else {
+            p.connect("inproc://core-many").unwrap();
+        }
+        pushes.push(p);
+    }
+    // The TCP peer is attached once its first message arrives.
+    pushes[3].send("hello").unwrap();
+    assert_eq!(&pull.recv().unwrap()[..], b"hello");
+    let senders = std::thread::spawn(move || {
+        for round in 0..50u8 {
+            for (k, p) in pushes.iter().enumerate() {
+                // Give the receiver time to fall asleep before each send.
+                std::thread::sleep(Duration::from_micros(300));
+                p.send(vec![k as u8, round]).unwrap();
+            }
+        }
+        pushes
+    });
+    let mut got = Vec::new();
+    for _ in 0..200 {
+        got.push(pull.recv().unwrap().to_vec());
+    }
+    senders.join().unwrap();
+    got.sort();
+    let want: Vec<Vec<u8>> = (0..50u8)
+        .flat_map(|r| (0..4u8).map(move |k| vec![k, r]))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
 fn frame_by_frame_send_is_delivered_whole() {
     let ctx = Context::new();
     let pull = sock(&ctx, SocketType::Pull);

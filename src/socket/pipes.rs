@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::pipe::{Payload, PipeId, PipeWriter};
-use crate::ring::{Consumer, Notify, PopError, PushError};
+use crate::ring::{self, Consumer, Notify, PopError, PushError};
 use crate::zmtp::PeerInfo;
 
 /// One peer of a socket.
@@ -341,18 +341,31 @@ impl Readers {
         }
     }
 
-    /// Announces a sleep on every reader. Returns false, with every
-    /// announcement withdrawn, if one of them holds messages.
+    /// Announces a sleep on every reader, with one barrier for all of them
+    /// (a process-wide one where inproc rings run asymmetric wake-ups).
+    /// Returns false, with every announcement withdrawn, if one of them
+    /// holds messages (or the barrier failed).
     pub(crate) fn prepare_sleep(&mut self) -> bool {
-        for i in 0..self.list.len() {
-            if !self.list[i].ring.prepare_sleep() {
-                for r in &self.list[..i] {
-                    r.ring.cancel_sleep();
+        match self.list.as_mut_slice() {
+            [] => true,
+            [r] => r.ring.prepare_sleep(),
+            list => {
+                let mut ok = true;
+                for r in list.iter_mut() {
+                    ok &= r.ring.announce_sleep();
                 }
-                return false;
+                ok = ok && ring::sleep_barrier();
+                for r in list.iter_mut() {
+                    ok = ok && r.ring.confirm_sleep();
+                }
+                if !ok {
+                    for r in list.iter() {
+                        r.ring.cancel_sleep();
+                    }
+                }
+                ok
             }
         }
-        true
     }
 
     /// Hands every slot already read back to the writers (before the socket
