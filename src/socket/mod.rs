@@ -4,15 +4,16 @@
 //!
 //! A socket lives on the application's thread. It sends by writing whole
 //! messages into the ring of the pipe its pattern picks, and receives by
-//! popping batches from its in-ring, fed by every engine, and from the
-//! rings of its inproc pipes. It never performs network I/O itself: the I/O
-//! threads of the `reactor` module do, and inproc peers write straight into
-//! rings the other socket reads.
+//! taking messages from the receive rings of its pipes in turn (written by
+//! the engine of a TCP or IPC connection, or by an inproc peer itself); its
+//! in-ring brings notices of pipes attached, connected and gone. It never
+//! performs network I/O itself: the I/O threads of the `reactor` module do,
+//! and inproc peers write straight into rings the other socket reads.
 //!
 //! Each socket type lives in its own file and only decides where a message
 //! goes and what to do with one that arrives: load balancing (`push`,
-//! `dealer`, `req`), fair queueing (the shared in-ring and the inproc
-//! pipes' rings, in turn), distribution with
+//! `dealer`, `req`), fair queueing (the pipes' receive rings, in turn),
+//! distribution with
 //! drop over a prefix trie (`xpub`, `pub_`), subscriptions upstream
 //! (`xsub`, `sub`), an identity map (`router`), envelopes and strict
 //! alternation (`req`, `rep`), one peer (`pair`). Subscriptions travel
@@ -269,7 +270,7 @@ impl Pattern {
         }
     }
 
-    /// A message arrived from a peer (taken from the in-ring).
+    /// A message arrived from a peer (taken from its pipe's ring).
     fn on_msg(
         &mut self,
         pipe: PipeId,
@@ -422,7 +423,7 @@ pub struct Socket {
 /// Events a monitor queues before it drops new ones.
 const MONITOR_CAPACITY: usize = 1024;
 
-/// The largest batch taken from the in-ring at once.
+/// The largest batch taken from the in-ring or the pipes at once.
 const RECV_BATCH: usize = 256;
 
 /// How many times a blocking call re-checks its rings before it parks.
@@ -450,10 +451,10 @@ fn keep_spinning(spins: &mut u32, since: &mut Option<Instant>) -> bool {
     true
 }
 
-/// A socket's in-ring, sized from RCVHWM. Its consumer (the socket's user)
-/// polls before it sleeps and its producers (engines) poll or retry before
-/// they wait for room, so its wake-up handshakes are asymmetric: taking a
-/// message costs the socket no fence.
+/// A socket's in-ring of pipe notices, sized from RCVHWM. Its consumer (the
+/// socket's user) polls before it sleeps and its producers (engines, inproc
+/// peers) retry before they wait for room, so its wake-up handshakes are
+/// asymmetric: taking an item costs the socket no fence.
 fn in_ring(opts: &Options) -> Result<(MpProducer<Inbound>, Consumer<Inbound>)> {
     ring::Builder::new(opts.recv_ring_capacity())
         .asymmetric_wakeups(true)
@@ -646,9 +647,9 @@ impl Socket {
         self.core.borrow().opts.sndhwm
     }
 
-    /// Sets `ZMQ_RCVHWM` (0 = no limit). It sizes the socket's receive ring,
-    /// so it takes effect only before the first `bind`/`connect`
-    /// ([`Error::WrongState`] after).
+    /// Sets `ZMQ_RCVHWM` (0 = no limit): the size of each peer's receive
+    /// ring (and of the socket's ring of pipe notices). It takes effect only
+    /// before the first `bind`/`connect` ([`Error::WrongState`] after).
     pub fn set_rcvhwm(&self, v: i32) -> Result<()> {
         let v = options::check_hwm("ZMQ_RCVHWM", v)?;
         let mut c = self.core.borrow_mut();
@@ -1244,13 +1245,13 @@ impl Core {
 
     // ----- inbound processing -----
 
-    /// Moves a batch from the in-ring, then from the inproc pipes' rings,
-    /// into the inbox. Returns how many items were taken.
+    /// Applies a batch of notices from the in-ring, then moves messages from
+    /// the pipes' rings into the inbox. Returns how many items were taken.
     fn fill(&mut self, max: usize) -> usize {
         self.fill_from_ring(max) + self.fill_from_readers(max)
     }
 
-    /// Moves up to `max` messages from the inproc pipes' rings, in turn,
+    /// Moves up to `max` messages from the pipes' rings, in turn,
     /// through the pattern into the inbox.
     fn fill_from_readers(&mut self, max: usize) -> usize {
         if self.readers.is_empty() {
@@ -1303,7 +1304,7 @@ impl Core {
         apply(&mut self.ring_and_sink().1, item);
     }
 
-    /// Moves a batch from the in-ring into the inbox.
+    /// Applies a batch of notices from the in-ring.
     fn fill_from_ring(&mut self, max: usize) -> usize {
         let (rx, mut sink) = self.ring_and_sink();
         let Ok(batch) = rx.try_pop_batch(max) else {
@@ -1353,7 +1354,7 @@ impl Core {
         if !self.in_rx.prepare_sleep() {
             return Ok(true);
         }
-        // A receive also waits for the inproc pipes; a send only for room
+        // A receive also waits for the pipes' rings; a send only for room
         // and for pipe events, which come through the in-ring.
         let readers = !space_on_pipes;
         if readers && !self.readers.prepare_sleep() {
@@ -1379,7 +1380,7 @@ impl Core {
     // ----- poller support -----
 
     /// Readiness for a poller: (readable, writable). Takes what the in-ring
-    /// holds, as a receive would.
+    /// and the pipes hold, as a receive would.
     fn readiness(&mut self) -> Result<(bool, bool)> {
         self.check_live()?;
         if self.inbox.is_empty() {
@@ -1578,8 +1579,7 @@ impl Core {
                 }
             }
             // Plain fair-queueing sockets take messages straight from the
-            // in-ring and the inproc pipes' rings; others go through the
-            // pattern and the inbox.
+            // pipes' rings; others go through the pattern and the inbox.
             if self.pattern.plain_receive() {
                 if let Some(m) = self.take_direct() {
                     return Ok(m);
@@ -1687,8 +1687,9 @@ struct Sink<'a> {
     opts: &'a Options,
 }
 
-/// Applies one item from a socket's in-ring: a message goes to the pattern
-/// (and usually the inbox), a pipe event updates the pipe table.
+/// Applies one notice from a socket's in-ring: it updates the pipe table
+/// and the readers (a pipe that ends is drained first, through the pattern
+/// into the inbox).
 fn apply(sink: &mut Sink<'_>, item: Inbound) {
     let Sink {
         pattern,
