@@ -291,6 +291,49 @@ fn one_barrier_for_sleeps_on_two_rings_never_loses_a_wakeup() {
 }
 
 #[test]
+fn one_barrier_for_waits_for_room_on_two_rings_never_loses_a_wakeup() {
+    // A writer facing two full rings: it records its wait on each, runs one
+    // `sleep_barrier`, confirms each; a consumer freeing a slot on either
+    // must wake it.
+    model(|| {
+        let b = Builder::new(2).asymmetric_wakeups(true);
+        let (mut tx1, mut rx1) = b.spsc::<u32>().unwrap();
+        let (mut tx2, mut rx2) = b.spsc::<u32>().unwrap();
+        tx1.try_push_batch([1, 2].into_iter()).unwrap();
+        tx2.try_push_batch([3, 4].into_iter()).unwrap();
+        let n = StdArc::new(Count(LoomAtomicUsize::new(0)));
+        let d: StdArc<dyn Notify> = n.clone();
+        let c1 = thread::spawn(move || {
+            assert_eq!(rx1.try_pop(), Ok(1));
+            rx1
+        });
+        let c2 = thread::spawn(move || {
+            assert_eq!(rx2.try_pop(), Ok(3));
+            rx2
+        });
+        loop {
+            let seen = n.0.load(Ordering::SeqCst);
+            if tx1.try_push(5).is_ok() || tx2.try_push(5).is_ok() {
+                break;
+            }
+            if !tx1.announce_space_wait(&d) || !tx2.announce_space_wait(&d) {
+                tx1.cancel_space_wait(&d);
+                continue;
+            }
+            assert!(ringmq::ring::sleep_barrier());
+            let w1 = tx1.confirm_space_wait(&d);
+            let w2 = tx2.confirm_space_wait(&d);
+            if w1 && w2 {
+                spin(|| (n.0.load(Ordering::SeqCst) != seen).then_some(()));
+            }
+            tx1.cancel_space_wait(&d);
+            tx2.cancel_space_wait(&d);
+        }
+        drop((c1.join().unwrap(), c2.join().unwrap()));
+    });
+}
+
+#[test]
 fn blocking_pop_parks_and_wakes() {
     model(|| {
         let (mut tx, mut rx) = Builder::new(2).spsc::<u32>().unwrap();

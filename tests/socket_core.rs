@@ -319,6 +319,44 @@ fn a_receiver_asleep_on_many_pipes_wakes_for_each() {
 }
 
 #[test]
+fn a_sender_waiting_for_room_on_many_pipes_wakes_for_each() {
+    // Every pipe of the PUSH is full; the sender records its wait on all of
+    // them with one barrier, and a slot freed on any of them must wake it.
+    let ctx = Context::new();
+    let pulls: Vec<_> = (0..3)
+        .map(|k| {
+            let p = sock(&ctx, SocketType::Pull);
+            p.set_rcvhwm(1).unwrap();
+            p.bind(&format!("inproc://core-room-{k}")).unwrap();
+            p
+        })
+        .collect();
+    let push = sock(&ctx, SocketType::Push);
+    push.set_sndhwm(1).unwrap();
+    for k in 0..3 {
+        push.connect(&format!("inproc://core-room-{k}")).unwrap();
+    }
+    let sender = std::thread::spawn(move || {
+        for i in 0..300u16 {
+            push.send(i.to_le_bytes().to_vec()).unwrap();
+        }
+        push
+    });
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        for p in &pulls {
+            // Let the sender fill every pipe and fall asleep first.
+            std::thread::sleep(Duration::from_micros(200));
+            let m = p.recv().unwrap();
+            got.push(u16::from_le_bytes([m[0], m[1]]));
+        }
+    }
+    sender.join().unwrap();
+    got.sort();
+    assert_eq!(got, (0..300).collect::<Vec<u16>>());
+}
+
+#[test]
 fn frame_by_frame_send_is_delivered_whole() {
     let ctx = Context::new();
     let pull = sock(&ctx, SocketType::Pull);

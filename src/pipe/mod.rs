@@ -191,6 +191,23 @@ impl PipeWriter {
         self.ring().register_space_waiter(n)
     }
 
+    /// [`register_space_waiter`](Self::register_space_waiter) in steps, with
+    /// the barrier left to the caller (see
+    /// [`ring::Producer::announce_space_wait`]).
+    pub(crate) fn announce_space_wait(&self, n: &Arc<dyn Notify>) -> bool {
+        self.ring().announce_space_wait(n)
+    }
+
+    /// See [`ring::Producer::confirm_space_wait`].
+    pub(crate) fn confirm_space_wait(&self, n: &Arc<dyn Notify>) -> bool {
+        self.ring().confirm_space_wait(n)
+    }
+
+    /// See [`ring::Producer::cancel_space_wait`].
+    pub(crate) fn cancel_space_wait(&self, n: &Arc<dyn Notify>) {
+        self.ring().cancel_space_wait(n);
+    }
+
     /// For an inproc pipe, tells the peer socket this side is gone (see
     /// [`InprocWriter::detach`]); engines learn it from the dropped ring.
     pub(crate) fn detach(&self) {

@@ -418,6 +418,44 @@ impl<T> Producer<T> {
         self.core.register_space_waiter(n, 1)
     }
 
+    /// [`register_space_waiter`](Self::register_space_waiter) in two steps,
+    /// for a producer that waits for room on several rings and pays the
+    /// handshake's barrier once: this records `n` without a barrier
+    /// (false, recording nothing, if there is room already or the consumer
+    /// is gone); then [`sleep_barrier`](super::sleep_barrier) once, then
+    /// [`confirm_space_wait`](Self::confirm_space_wait) on each ring.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use ringmq::ring::{self, Builder, Notify};
+    /// let (mut tx, mut rx) = Builder::new(2).asymmetric_wakeups(true).spsc::<u8>().unwrap();
+    /// tx.try_push_batch([1, 2].into_iter()).unwrap();
+    /// let n: Arc<dyn Notify> = Arc::new(|| {});
+    /// assert!(tx.announce_space_wait(&n));
+    /// assert!(ring::sleep_barrier());
+    /// assert!(tx.confirm_space_wait(&n)); // still full: wait for the notice
+    /// assert_eq!(rx.try_pop(), Ok(1)); // frees a slot and notifies `n`
+    /// ```
+    pub fn announce_space_wait(&self, n: &StdArc<dyn Notify>) -> bool {
+        self.core.register_space_waiter_unfenced(n, 1)
+    }
+
+    /// The last step of a wait begun with
+    /// [`announce_space_wait`](Self::announce_space_wait), after
+    /// [`sleep_barrier`](super::sleep_barrier) returned true: true if `n`
+    /// waits and will be notified, false (withdrawn) if there is room or
+    /// the consumer is gone, as `register_space_waiter` would have said.
+    pub fn confirm_space_wait(&self, n: &StdArc<dyn Notify>) -> bool {
+        self.core.confirm_space_waiter(n, 1)
+    }
+
+    /// Withdraws a wait recorded with
+    /// [`announce_space_wait`](Self::announce_space_wait) (true if it was
+    /// still recorded).
+    pub fn cancel_space_wait(&self, n: &StdArc<dyn Notify>) -> bool {
+        self.core.unregister_space_waiter(n)
+    }
+
     /// True once the consumer has been dropped.
     pub fn is_disconnected(&self) -> bool {
         self.core.consumer_gone()

@@ -301,23 +301,48 @@ impl Core {
     /// unless `needed` slots are already free or the consumer is gone
     /// (then returns false and leaves nothing registered).
     pub(crate) fn register_space_waiter(&self, n: StdArc<dyn Notify>, needed: usize) -> bool {
+        if !self.register_space_waiter_unfenced(&n, needed) {
+            return false;
+        }
+        if barrier::heavy(self.asymmetric) {
+            self.confirm_space_waiter(&n, needed)
+        } else {
+            // No barrier, no promise: withdraw (unless the consumer already
+            // took the waiter, which it then notifies).
+            !self.unregister_space_waiter(&n)
+        }
+    }
+
+    /// The first half of [`register_space_waiter`](Self::register_space_waiter)
+    /// for a caller that runs the barrier once for many rings: records `n`
+    /// (no barrier). False, with nothing recorded, if there is room already
+    /// or the consumer is gone.
+    pub(crate) fn register_space_waiter_unfenced(
+        &self,
+        n: &StdArc<dyn Notify>,
+        needed: usize,
+    ) -> bool {
         let needed = needed.clamp(1, self.capacity);
         if !self.wakeups || self.consumer_gone() || self.free_now() >= needed {
             return false;
         }
-        {
-            let mut g = lock(&self.space_waiters);
-            if !g.iter().any(|w| StdArc::ptr_eq(w, &n)) {
-                g.push(n.clone());
-            }
-            self.ctl.space.swap(1, Ordering::Relaxed);
+        let mut g = lock(&self.space_waiters);
+        if !g.iter().any(|w| StdArc::ptr_eq(w, n)) {
+            g.push(n.clone());
         }
-        let fenced = barrier::heavy(self.asymmetric);
-        if !fenced || self.ctl.consumer_gone.load(Ordering::Relaxed) || self.free_now() >= needed {
+        self.ctl.space.swap(1, Ordering::Relaxed);
+        true
+    }
+
+    /// The second half, after the barrier: true if `n` waits (it will be
+    /// notified), false (withdrawn) if room appeared or the consumer left.
+    pub(crate) fn confirm_space_waiter(&self, n: &StdArc<dyn Notify>, needed: usize) -> bool {
+        let needed = needed.clamp(1, self.capacity);
+        if self.ctl.consumer_gone.load(Ordering::Relaxed) || self.free_now() >= needed {
             // Room appeared meanwhile. If the waiter is still in the list,
             // withdraw it; if the consumer already took it, it is notified,
             // which is what `true` promises.
-            return !self.unregister_space_waiter(&n);
+            return !self.unregister_space_waiter(n);
         }
         true
     }

@@ -1344,11 +1344,9 @@ impl Core {
         self.readers.release_all();
         if space_on_pipes {
             let n: Arc<dyn Notify> = self.signal.clone();
-            for (_, e) in self.pipes.iter() {
-                if !e.writer.register_space_waiter(n.clone()) {
-                    // Room appeared meanwhile: go round again.
-                    return Ok(true);
-                }
+            if !self.pipes.wait_for_room(&n) {
+                // Room appeared meanwhile: go round again.
+                return Ok(true);
             }
         }
         if !self.in_rx.prepare_sleep() {
@@ -1404,10 +1402,8 @@ impl Core {
         self.signal.arm_forward(n.clone());
         if want_out {
             let me: Arc<dyn Notify> = self.signal.clone();
-            for (_, e) in self.pipes.iter() {
-                if !e.writer.register_space_waiter(me.clone()) {
-                    return false;
-                }
+            if !self.pipes.wait_for_room(&me) {
+                return false;
             }
         }
         if !self.in_rx.prepare_sleep() {

@@ -108,6 +108,37 @@ impl Pipes {
             .any(|(_, e)| (!immediate || e.connected) && e.writer.has_room())
     }
 
+    /// Asks for `n` to be notified once some pipe has room, with one barrier
+    /// for all of them (a process-wide one where pipes run asymmetric
+    /// wake-ups, so a writer facing many full pipes does not pay one per
+    /// pipe). False when a pipe has room already (or the barrier failed):
+    /// go round again instead of sleeping. With no pipe there is nothing to
+    /// wait for here (a new pipe's notice wakes the socket).
+    pub(crate) fn wait_for_room(&self, n: &Arc<dyn Notify>) -> bool {
+        match self.entries.as_slice() {
+            [] => true,
+            [(_, e)] => e.writer.register_space_waiter(n.clone()),
+            list => {
+                for (i, (_, e)) in list.iter().enumerate() {
+                    if !e.writer.announce_space_wait(n) {
+                        for (_, e) in &list[..i] {
+                            e.writer.cancel_space_wait(n);
+                        }
+                        return false;
+                    }
+                }
+                let ok = ring::sleep_barrier()
+                    && list.iter().all(|(_, e)| e.writer.confirm_space_wait(n));
+                if !ok {
+                    for (_, e) in list {
+                        e.writer.cancel_space_wait(n);
+                    }
+                }
+                ok
+            }
+        }
+    }
+
     /// Distribution: writes a copy of the message to every pipe `pick`
     /// accepts, dropping it for a pipe that is full (or gone). Never waits.
     pub(crate) fn send_dist(
