@@ -276,6 +276,41 @@ fn router_dealer_tcp() {
 }
 
 #[test]
+fn router_reaches_many_idle_tcp_dealers_round_after_round() {
+    // Each connection's out-ring is watched by its I/O thread while that
+    // spins and carries a standing sleep announcement once it blocks: after
+    // every pause (the I/O thread asleep, all twenty connections idle) the
+    // ROUTER's replies must still wake it for each connection.
+    let ctx = Context::new();
+    let router = sock(&ctx, SocketType::Router);
+    let ep = router.bind("tcp://127.0.0.1:*").unwrap();
+    let dealers: Vec<_> = (0..20)
+        .map(|k| {
+            let d = sock(&ctx, SocketType::Dealer);
+            d.set_routing_id(format!("d{k}")).unwrap();
+            d.connect(&ep).unwrap();
+            d.send("hi").unwrap();
+            d
+        })
+        .collect();
+    for _ in 0..20 {
+        router.recv_multipart().unwrap();
+    }
+    for round in 0..3u8 {
+        // Long enough for the I/O threads to stop polling and block.
+        std::thread::sleep(Duration::from_millis(20));
+        for k in 0..20 {
+            router
+                .send_multipart([format!("d{k}").into_bytes(), vec![round]])
+                .unwrap();
+        }
+        for d in &dealers {
+            assert_eq!(&d.recv().unwrap()[..], &[round]);
+        }
+    }
+}
+
+#[test]
 fn dealer_round_robin_and_fair_queue() {
     let ctx = Context::new();
     let dealer = sock(&ctx, SocketType::Dealer);

@@ -327,7 +327,7 @@ impl Engine {
         self.out_ring().is_none_or(|out| out.confirm_sleep())
     }
 
-    /// Withdraws the announcement.
+    /// Withdraws the announcement (the barrier failed).
     pub(crate) fn out_cancel_sleep(&mut self) {
         if let Some(out) = self.out_ring() {
             out.cancel_sleep();

@@ -322,7 +322,6 @@ impl Loop {
                 let r = self.poll.poll(&mut events, timeout);
                 self.mailbox.cancel_sleep();
                 self.ready_rx.cancel_sleep();
-                self.cancel_watched_sleep();
                 r
             };
             if let Err(e) = polled {
@@ -407,8 +406,11 @@ impl Loop {
     }
 
     /// Announces the sleep on every watched out-ring with one barrier for
-    /// all. False (nothing left announced) if one of them has work or the
-    /// barrier failed: do not block.
+    /// all. The rings whose announcement stands leave the watch: their
+    /// sockets' next message notifies (through the ready ring), so a loop
+    /// with many idle connections does not look at them again. False if
+    /// one of them has work (it stays watched) or the barrier failed (all
+    /// stay, announcements withdrawn): do not block.
     fn announce_watched_sleep(&mut self) -> bool {
         if self.watched.is_empty() {
             return true;
@@ -419,28 +421,37 @@ impl Loop {
                 e.out_announce_sleep();
             }
         }
-        let mut ok = ring::sleep_barrier();
-        for i in 0..self.watched.len() {
+        if !ring::sleep_barrier() {
+            for i in 0..self.watched.len() {
+                let (t, g) = self.watched[i];
+                if let Some(e) = self.watched_engine(t, g) {
+                    e.out_cancel_sleep();
+                }
+            }
+            return false;
+        }
+        let mut idle = true;
+        let mut i = 0;
+        while i < self.watched.len() {
             let (t, g) = self.watched[i];
-            if let Some(e) = self.watched_engine(t, g) {
-                ok &= e.out_confirm_sleep();
+            let stays = match self.watched_engine(t, g) {
+                Some(e) => {
+                    let has_work = !e.out_confirm_sleep();
+                    if !has_work {
+                        e.out_watched = false;
+                    }
+                    has_work
+                }
+                None => false,
+            };
+            if stays {
+                idle = false;
+                i += 1;
+            } else {
+                self.watched.swap_remove(i);
             }
         }
-        if !ok {
-            self.cancel_watched_sleep();
-        }
-        ok
-    }
-
-    /// Withdraws the watched out-rings' announcements: while the loop spins
-    /// it polls them instead.
-    fn cancel_watched_sleep(&mut self) {
-        for i in 0..self.watched.len() {
-            let (t, g) = self.watched[i];
-            if let Some(e) = self.watched_engine(t, g) {
-                e.out_cancel_sleep();
-            }
-        }
+        idle
     }
 
     fn drain_mailbox(&mut self) {
