@@ -1,6 +1,6 @@
 //! An engine: one TCP or IPC connection, driven by an I/O thread.
 //!
-//! It runs a [`zmtp::Connection`](crate::zmtp::Connection) over its stream:
+//! It runs a [`zmtp::Connection`] over its stream:
 //! large reads are decoded into whole messages, each written straight into
 //! its slot of the connection's receive ring and published in runs (notices
 //! about the pipe go to the socket's in-ring), and the body of a large frame is read
