@@ -2,7 +2,8 @@
 //! run: `disruptor` (batch publish, busy-spin), `rtrb` (chunk API),
 //! `crossbeam-channel` (bounded) and `crossbeam-queue` (`ArrayQueue`). Every
 //! queue has capacity 1024 and carries `u64`s; consumers sum what they get
-//! and the sum is checked. Each figure is the best of several runs.
+//! and the sum is checked. Each figure is the best of several runs; in the
+//! single-producer groups the contenders take turns within each round.
 //!
 //! Run: `cargo bench --bench ring` (`-- --quick` for fewer items).
 
@@ -24,6 +25,19 @@ fn expected_sum(n: u64) -> u64 {
 /// Best time of `reps` runs of `f` (which returns its own elapsed time).
 fn best(reps: usize, mut f: impl FnMut() -> Duration) -> Duration {
     (0..reps).map(|_| f()).min().unwrap()
+}
+
+/// Best time of each of `fs` over `reps` rounds, the contenders taking
+/// turns within each round: a slow spell of the machine then falls on all
+/// of them alike instead of on whichever ran its repetitions at that time.
+fn best_interleaved(reps: usize, fs: &mut [&mut dyn FnMut() -> Duration]) -> Vec<Duration> {
+    let mut bests = vec![Duration::MAX; fs.len()];
+    for _ in 0..reps {
+        for (b, f) in bests.iter_mut().zip(fs.iter_mut()) {
+            *b = (*b).min(f());
+        }
+    }
+    bests
 }
 
 fn rate(n: u64, d: Duration) -> f64 {
@@ -501,55 +515,43 @@ fn main() {
         rows.push(r);
     };
 
-    add(
-        "spsc batch-64",
+    let batch = best_interleaved(
+        reps,
+        &mut [
+            &mut || ringmq_spsc_batch(n_batch),
+            &mut || rtrb_chunks(n_batch),
+            &mut || disruptor_batch(n_batch, 1),
+        ],
+    );
+    let batch_names = [
         "ringmq claim/try_pop_batch",
-        n_batch,
-        best(reps, || ringmq_spsc_batch(n_batch)),
-    );
-    add(
-        "spsc batch-64",
         "rtrb chunks",
-        n_batch,
-        best(reps, || rtrb_chunks(n_batch)),
-    );
-    add(
-        "spsc batch-64",
         "disruptor batch_publish",
-        n_batch,
-        best(reps, || disruptor_batch(n_batch, 1)),
-    );
+    ];
+    for (name, d) in batch_names.into_iter().zip(batch) {
+        add("spsc batch-64", name, n_batch, d);
+    }
 
-    add(
-        "spsc per-item",
+    let item = best_interleaved(
+        reps,
+        &mut [
+            &mut || ringmq_spsc_item(n_item),
+            &mut || ringmq_spsc_item_release(n_item, 64),
+            &mut || rtrb_item(n_item),
+            &mut || crossbeam_channel(n_item, 1),
+            &mut || array_queue(n_item, 1),
+        ],
+    );
+    let item_names = [
         "ringmq push/pop",
-        n_item,
-        best(reps, || ringmq_spsc_item(n_item)),
-    );
-    add(
-        "spsc per-item",
         "ringmq push/pop, release every 64",
-        n_item,
-        best(reps, || ringmq_spsc_item_release(n_item, 64)),
-    );
-    add(
-        "spsc per-item",
         "rtrb push/pop",
-        n_item,
-        best(reps, || rtrb_item(n_item)),
-    );
-    add(
-        "spsc per-item",
         "crossbeam-channel bounded",
-        n_item,
-        best(reps, || crossbeam_channel(n_item, 1)),
-    );
-    add(
-        "spsc per-item",
         "crossbeam ArrayQueue",
-        n_item,
-        best(reps, || array_queue(n_item, 1)),
-    );
+    ];
+    for (name, d) in item_names.into_iter().zip(item) {
+        add("spsc per-item", name, n_item, d);
+    }
 
     add(
         "mpsc 2P batch-64",
