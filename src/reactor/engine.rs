@@ -1,9 +1,9 @@
 //! An engine: one TCP or IPC connection, driven by an I/O thread.
 //!
-//! It runs a [`zmtp::Connection`] over its stream:
-//! large reads are decoded into whole messages, each written straight into
-//! its slot of the connection's receive ring and published in runs (notices
-//! about the pipe go to the socket's in-ring), and the body of a large frame is read
+//! It runs a [`zmtp::Connection`] over its stream: large reads are decoded
+//! into whole messages, each written straight into its slot of the
+//! connection's receive ring and published in runs (notices about the pipe
+//! go to the socket's in-ring), and the body of a large frame is read
 //! straight into a recycled buffer of its own from the I/O thread's pool,
 //! which becomes the message; messages the socket queued in the pipe's
 //! out-ring are drained in batches and encoded into one transmit buffer that
@@ -486,11 +486,7 @@ impl Engine {
                 }
                 if self.link.in_tx.is_disconnected() {
                     self.pending_in.clear();
-                    return if self.closing || self.out_done {
-                        Err(())
-                    } else {
-                        Ok(progress)
-                    };
+                    return self.socket_gone(progress);
                 }
                 continue;
             }
