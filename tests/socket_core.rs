@@ -357,6 +357,38 @@ fn a_sender_waiting_for_room_on_many_pipes_wakes_for_each() {
 }
 
 #[test]
+fn a_tcp_receiver_that_stops_reading_pushes_back_soon() {
+    // RCVHWM bounds the peer's queue: once it is full the engine stops
+    // reading (after at most what one read held) and TCP flow control
+    // stops the sender. Small kernel buffers keep the rest of the path
+    // short, so the sender must block after a few dozen 1 KiB messages,
+    // not after thousands decoded ahead of the queue.
+    let ctx = Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    pull.set_rcvhwm(4).unwrap();
+    pull.set_rcvbuf(Some(4096)).unwrap();
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = sock(&ctx, SocketType::Push);
+    push.set_sndhwm(4).unwrap();
+    push.set_sndbuf(Some(4096)).unwrap();
+    push.connect(&ep).unwrap();
+    let body = vec![7u8; 1024];
+    let mut sent = 0usize;
+    while push
+        .send_timeout(body.clone(), Duration::from_millis(300))
+        .is_ok()
+    {
+        sent += 1;
+        assert!(sent < 1000, "the sender never felt the receiver's mark");
+    }
+    assert!(sent >= 4, "sent {sent}");
+    // Everything sent arrives once the receiver reads.
+    for _ in 0..sent {
+        assert_eq!(pull.recv().unwrap().len(), 1024);
+    }
+}
+
+#[test]
 fn frame_by_frame_send_is_delivered_whole() {
     let ctx = Context::new();
     let pull = sock(&ctx, SocketType::Pull);

@@ -49,8 +49,10 @@ const TX_HIGH: usize = 256 * 1024;
 /// a write: each write is a system call plus the stack's work per segment,
 /// so small messages go out in large writes.
 const TX_WRITE_AT: usize = 64 * 1024;
-/// Stop reading while this many decoded messages wait for room in the
-/// receive ring.
+/// Stop reading while this many notices wait for room in the socket's
+/// in-ring. (Reading stops as soon as one decoded message waits for room
+/// in the receive ring: what one read held is the most a peer's queue
+/// exceeds RCVHWM by before TCP flow control pushes back.)
 const PENDING_IN_MAX: usize = 4096;
 /// Staged messages are published at least this often while a read is
 /// decoded, so the socket starts on them before the whole read is done.
@@ -525,7 +527,8 @@ impl Engine {
         let mut reads = 0;
         while self.readable
             && !self.eof
-            && self.pending_in.len() + self.pending_msgs.len() < PENDING_IN_MAX
+            && self.pending_msgs.is_empty()
+            && self.pending_in.len() < PENDING_IN_MAX
         {
             if reads == READS_PER_STEP {
                 break;
