@@ -34,10 +34,10 @@
 //!   the first one. An inproc pipe is one ring per direction,
 //!   sized, as in libzmq, from the writer's SNDHWM plus the reader's RCVHWM
 //!   (taken when each side binds or connects). Rings are allocated whole
-//!   (80 bytes a slot, pages touched as they are first used, and kept once
+//!   (72 bytes a slot, pages touched as they are first used, and kept once
 //!   touched), so at the default marks a TCP or IPC connection can come to
-//!   hold about 160 KB (its send and receive rings) and an inproc
-//!   connection about 330 KB, where libzmq's queues grow and shrink in
+//!   hold about 150 KB (its send and receive rings) and an inproc
+//!   connection about 300 KB, where libzmq's queues grow and shrink in
 //!   chunks; lower the marks for sockets with very many peers.
 //! - **Mark granularity.** Pipes are rings, so SNDHWM and RCVHWM are rounded
 //!   up to a power of two, and both (and "no limit", 0) are capped at 2^17
