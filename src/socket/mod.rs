@@ -141,6 +141,7 @@ enum Wait {
 }
 
 impl Wait {
+    #[inline(always)]
     fn from_timeout(t: Option<Duration>) -> Wait {
         match t {
             Some(d) if d.is_zero() => Wait::No,
@@ -965,6 +966,7 @@ impl Core {
         Ok(())
     }
 
+    #[inline(always)]
     fn check_live(&self) -> Result<()> {
         if self.ctx.is_terminated() {
             Err(Error::ContextTerminated)
@@ -1607,7 +1609,14 @@ impl Core {
     /// Receives one frame. The common case, a PULL, PAIR or DEALER socket
     /// with a message waiting and nothing else to do first, takes it
     /// straight from its ring here.
-    #[inline]
+    ///
+    /// This path, down to the ring's pop, is inlined into each receive
+    /// call. Out of line, each layer handed the message on through memory,
+    /// rebuilt piece by piece and then read back whole; such reads cannot
+    /// be served from the pending stores and wait for them to reach the
+    /// cache. Inlined, the message goes from its slot to the caller in one
+    /// move (inproc 64 B PUSH/PULL, alternating runs: 18.0 -> 24.7 M msg/s).
+    #[inline(always)]
     fn recv_frame(&mut self, wait: Wait) -> Result<Msg> {
         if self.frames.is_empty()
             && self.inbox.is_empty()
@@ -1629,7 +1638,7 @@ impl Core {
     /// Pipe notices waiting in the in-ring are applied first; `None` if
     /// nothing is waiting or a notice left messages in the inbox (the last
     /// ones of a pipe that ended), which go first.
-    #[inline]
+    #[inline(always)]
     fn take_direct(&mut self) -> Option<Payload> {
         // `is_empty` is one load of a cursor written only with notices: much
         // cheaper than a failed `try_pop`.

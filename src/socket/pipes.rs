@@ -306,7 +306,7 @@ impl Readers {
     /// Takes one message straight from a pipe's ring: from the pipe served
     /// last until it is empty or has given [`POP_RUN`] messages in a row,
     /// then from the next one with a message.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn pop_one(&mut self) -> Option<Payload> {
         for _ in 0..self.list.len() {
             if self.cursor >= self.list.len() {
