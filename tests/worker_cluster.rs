@@ -4,7 +4,7 @@
 //! with a message.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -100,10 +100,17 @@ struct CountBolt {
     seen: Arc<Mutex<Seen>>,
     executed: Arc<AtomicU64>,
     delay: Option<Duration>,
+    /// While set and false, the bolt takes no tuple (its queue fills).
+    gate: Option<Arc<AtomicBool>>,
 }
 
 impl Bolt for CountBolt {
     fn execute(&mut self, t: &Tuple, _out: &mut Collector) {
+        if let Some(g) = &self.gate {
+            while !g.load(Ordering::Acquire) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
         let w = t
             .get(0)
             .and_then(Value::as_str)
@@ -176,6 +183,7 @@ fn wordcount(
         seen: seen.clone(),
         executed: ex.clone(),
         delay: None,
+        gate: None,
     })
     .fields_grouping("split", ["word"]);
 }
@@ -250,6 +258,7 @@ fn fields_grouping_sends_one_key_to_one_task() {
         seen: seen.clone(),
         executed: ex.clone(),
         delay: None,
+        gate: None,
     })
     .fields_grouping("words", [0usize]);
     let cluster = LocalCluster::start(b.build().unwrap(), 2, config()).unwrap();
@@ -294,6 +303,7 @@ fn local_or_shuffle_prefers_local_tasks_and_skips_the_socket() {
         seen: seen.clone(),
         executed: ex.clone(),
         delay: None,
+        gate: None,
     })
     .local_or_shuffle_grouping("sentences");
     let topo = b.build().unwrap();
@@ -364,6 +374,7 @@ fn slow_bolt(workers: usize, bound: u64) {
         seen: seen.clone(),
         executed: ex.clone(),
         delay: Some(Duration::from_micros(50)),
+        gate: None,
     })
     .shuffle_grouping("sentences");
     let cfg = Config {
@@ -482,7 +493,9 @@ fn worker_started_before_its_peers_waits_and_connects() {
 /// Worker 0 runs a spout feeding a slow bolt on worker 1 (so it gets
 /// backpressure reports) and a bolt that finishes early at shutdown; its
 /// receive thread must keep delivering those reports until its spout's
-/// sender is done, or shutdown hangs.
+/// sender is done, or shutdown hangs. The slow bolt takes nothing until
+/// its queue has overflowed, so the congestion comes whatever the speed of
+/// the machine.
 #[test]
 fn backpressure_reports_outlive_early_finishing_bolts() {
     let h = harness();
@@ -498,11 +511,14 @@ fn backpressure_reports_outlive_early_finishing_bolts() {
     })
     .output_fields(&["sentence", "origin"]);
     let (seen, ex) = (h.seen.clone(), h.executed.clone());
+    let gate = Arc::new(AtomicBool::new(false));
+    let g = gate.clone();
     b.set_bolt("slow", 1, move |c| CountBolt {
         task: c.task_id(),
         seen: seen.clone(),
         executed: ex.clone(),
         delay: Some(Duration::from_micros(50)),
+        gate: Some(g.clone()),
     })
     .shuffle_grouping("fast-src");
     let (seen, ex) = (other.seen.clone(), other.executed.clone());
@@ -511,6 +527,7 @@ fn backpressure_reports_outlive_early_finishing_bolts() {
         seen: seen.clone(),
         executed: ex.clone(),
         delay: None,
+        gate: None,
     })
     .shuffle_grouping("side-src");
     let (em, fin) = (other.emitted.clone(), other.finals.clone());
@@ -535,9 +552,11 @@ fn backpressure_reports_outlive_early_finishing_bolts() {
     let cluster = LocalCluster::start(b.build().unwrap(), 2, cfg).unwrap();
     assert_eq!(cluster.assignment().tasks_of(0), vec![0, 2]);
     wait_until("the slow bolt to be congested", || {
+        other.emitted.load(Ordering::Relaxed) == 100 && cluster.metrics()[1].overflow_episodes > 0
+    });
+    gate.store(true, Ordering::Release);
+    wait_until("the slow bolt to run", || {
         h.executed.load(Ordering::Relaxed) > 500
-            && other.emitted.load(Ordering::Relaxed) == 100
-            && cluster.metrics()[1].overflow_episodes > 0
     });
     cluster.shutdown().expect("shutdown drains");
     assert_eq!(
