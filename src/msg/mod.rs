@@ -38,10 +38,21 @@ use smallvec::SmallVec;
 struct Inline {
     buf: [u8; Msg::INLINE_CAP],
     len: u8,
-    /// Its spare values also tell `Repr`'s variants apart, so `Msg`,
-    /// `Option<Msg>` and the pipes' payloads need no separate tag.
     more: bool,
     _pad: [u8; 6],
+}
+
+impl Inline {
+    /// The first `len` bytes of `buf`, without the MORE flag.
+    #[inline]
+    const fn new(buf: [u8; Msg::INLINE_CAP], len: u8) -> Inline {
+        Inline {
+            buf,
+            len,
+            more: false,
+            _pad: [0; 6],
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -75,6 +86,14 @@ pub struct Msg {
 }
 
 impl Msg {
+    /// A frame holding `bytes` as they are, without the MORE flag.
+    #[inline]
+    fn shared_frame(bytes: Bytes) -> Msg {
+        Msg {
+            repr: Repr::Shared { bytes, more: false },
+        }
+    }
+
     /// The largest payload stored inline, without allocating.
     pub const INLINE_CAP: usize = 64;
 
@@ -82,12 +101,7 @@ impl Msg {
     #[inline]
     pub const fn new() -> Msg {
         Msg {
-            repr: Repr::Inline(Inline {
-                len: 0,
-                more: false,
-                _pad: [0; 6],
-                buf: [0; Msg::INLINE_CAP],
-            }),
+            repr: Repr::Inline(Inline::new([0; Msg::INLINE_CAP], 0)),
         }
     }
 
@@ -97,12 +111,7 @@ impl Msg {
         let mut buf = [0u8; Self::INLINE_CAP];
         buf[..data.len()].copy_from_slice(data);
         Msg {
-            repr: Repr::Inline(Inline {
-                len: data.len() as u8,
-                more: false,
-                _pad: [0; 6],
-                buf,
-            }),
+            repr: Repr::Inline(Inline::new(buf, data.len() as u8)),
         }
     }
 
@@ -115,12 +124,7 @@ impl Msg {
     pub(crate) fn inline_from_window(window: &[u8; Msg::INLINE_CAP], len: usize) -> Msg {
         debug_assert!(len <= Self::INLINE_CAP);
         Msg {
-            repr: Repr::Inline(Inline {
-                len: len.min(Self::INLINE_CAP) as u8,
-                more: false,
-                _pad: [0; 6],
-                buf: *window,
-            }),
+            repr: Repr::Inline(Inline::new(*window, len.min(Self::INLINE_CAP) as u8)),
         }
     }
 
@@ -141,12 +145,7 @@ impl Msg {
         if data.len() <= Self::INLINE_CAP {
             Msg::inline(data)
         } else {
-            Msg {
-                repr: Repr::Shared {
-                    bytes: Bytes::copy_from_slice(data),
-                    more: false,
-                },
-            }
+            Msg::shared_frame(Bytes::copy_from_slice(data))
         }
     }
 
@@ -157,12 +156,7 @@ impl Msg {
         if bytes.len() <= Self::INLINE_CAP {
             Msg::inline(bytes)
         } else {
-            Msg {
-                repr: Repr::Shared {
-                    bytes: bytes.clone(),
-                    more: false,
-                },
-            }
+            Msg::shared_frame(bytes.clone())
         }
     }
 
@@ -182,12 +176,7 @@ impl Msg {
             bytes::Buf::advance(buf, len);
             Some(m)
         } else {
-            Some(Msg {
-                repr: Repr::Shared {
-                    bytes: buf.split_to(len).freeze(),
-                    more: false,
-                },
-            })
+            Some(Msg::shared_frame(buf.split_to(len).freeze()))
         }
     }
 
@@ -347,12 +336,7 @@ impl From<Vec<u8>> for Msg {
         if data.len() <= Msg::INLINE_CAP {
             Msg::inline(&data)
         } else {
-            Msg {
-                repr: Repr::Shared {
-                    bytes: Bytes::from(data),
-                    more: false,
-                },
-            }
+            Msg::shared_frame(Bytes::from(data))
         }
     }
 }
@@ -372,12 +356,7 @@ impl From<Bytes> for Msg {
         if data.len() <= Msg::INLINE_CAP {
             Msg::inline(&data)
         } else {
-            Msg {
-                repr: Repr::Shared {
-                    bytes: data,
-                    more: false,
-                },
-            }
+            Msg::shared_frame(data)
         }
     }
 }
