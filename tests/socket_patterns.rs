@@ -137,6 +137,37 @@ fn pub_not_blocked_by_a_slow_subscriber() {
     assert!(slow_got <= 16 + 16 + 1, "slow subscriber got {slow_got}");
 }
 
+/// A publisher routes by every subscription that reached it before the
+/// send, however many subscribers and topics there are. Over inproc a
+/// subscription is in the publisher's pipe when `subscribe` returns, so
+/// the first message to each subscriber's last topic must arrive.
+#[test]
+fn pub_routes_by_every_subscription_already_received() {
+    let ctx = Context::new();
+    let publ = sock(&ctx, SocketType::Pub);
+    publ.bind("inproc://many-topics").unwrap();
+    let subs: Vec<_> = (0..20)
+        .map(|k| {
+            let s = sock(&ctx, SocketType::Sub);
+            s.connect("inproc://many-topics").unwrap();
+            for t in 0..100 {
+                s.subscribe(format!("{k}-{t}/")).unwrap();
+            }
+            s
+        })
+        .collect();
+    for k in 0..20 {
+        publ.send(format!("{k}-99/last")).unwrap();
+        publ.send(format!("{k}-0/first")).unwrap();
+        publ.send(format!("{k}-100/none")).unwrap();
+    }
+    for (k, s) in subs.iter().enumerate() {
+        assert_eq!(strs(&[s.try_recv().unwrap()]), [format!("{k}-99/last")]);
+        assert_eq!(strs(&[s.try_recv().unwrap()]), [format!("{k}-0/first")]);
+        assert!(matches!(s.try_recv(), Err(Error::WouldBlock)));
+    }
+}
+
 #[test]
 fn xpub_sees_subscriptions_and_verbose_passes_duplicates() {
     for verbose in [false, true] {
