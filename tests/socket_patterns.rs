@@ -168,6 +168,33 @@ fn pub_routes_by_every_subscription_already_received() {
     }
 }
 
+/// A ROUTER reaches every peer whose connection it was told about before
+/// the send, however many arrived together: over inproc the notice is in
+/// the ROUTER's in-ring when `connect` returns.
+#[test]
+fn router_reaches_every_peer_announced_before_the_send() {
+    let ctx = Context::new();
+    let router = sock(&ctx, SocketType::Router);
+    router.set_router_mandatory(true).unwrap();
+    router.bind("inproc://many-peers").unwrap();
+    let dealers: Vec<_> = (0..300)
+        .map(|k| {
+            let d = sock(&ctx, SocketType::Dealer);
+            d.set_routing_id(format!("peer{k}")).unwrap();
+            d.connect("inproc://many-peers").unwrap();
+            d
+        })
+        .collect();
+    for k in (0..300).rev() {
+        router
+            .send_multipart([format!("peer{k}"), format!("to {k}")])
+            .unwrap();
+    }
+    for (k, d) in dealers.iter().enumerate() {
+        assert_eq!(strs(&[d.try_recv().unwrap()]), [format!("to {k}")]);
+    }
+}
+
 #[test]
 fn xpub_sees_subscriptions_and_verbose_passes_duplicates() {
     for verbose in [false, true] {

@@ -1327,24 +1327,26 @@ impl Core {
         n
     }
 
-    /// While sending: learn about new and dead pipes without letting the
-    /// inbox grow past the receive ring's size.
+    /// While sending: learn about every new and dead pipe announced so far
+    /// (so a ROUTER reaches a peer that connected a moment ago, however
+    /// many connected with it), without letting the inbox grow past the
+    /// receive ring's size.
     ///
     /// A publisher also reads its pipes, where its subscribers'
     /// subscriptions arrive, and routes the message by every subscription
     /// that has arrived so far, as libzmq does: a subscriber with many
     /// topics, or many subscribers at once, would otherwise miss messages
     /// for subscriptions it made long before. A PUB reads all its pipes
-    /// and its in-ring hold, a bounded amount: nothing it reads reaches the
-    /// inbox. An XPUB hands subscriptions to the application, so it reads
-    /// as many as its inbox has room for.
+    /// hold, a bounded amount: nothing it reads reaches the inbox. An XPUB
+    /// hands subscriptions to the application, so it reads as many as its
+    /// inbox has room for.
     #[inline]
     fn pump_for_send(&mut self) {
-        let all = matches!(self.pattern, Pattern::Pub(_));
         let room = self.in_rx.capacity().saturating_sub(self.inbox.len());
         if room > 0 && !self.in_rx.is_empty() {
-            self.fill_from_ring(if all { room } else { room.min(RECV_BATCH) });
+            self.fill_from_ring(room);
         }
+        let all = matches!(self.pattern, Pattern::Pub(_));
         if self.pattern.hears_while_sending() {
             let room = self.in_rx.capacity().saturating_sub(self.inbox.len());
             self.fill_from_readers(if all { usize::MAX } else { room });
