@@ -146,6 +146,38 @@ fn poller_returns_on_context_shutdown() {
     t.join().unwrap();
 }
 
+/// A shutdown that lands at any point of a poll ends it: the poll must not
+/// go to sleep on a wake-up it missed while it was announcing its sleep.
+/// Many rounds, with the shutdown at varying moments.
+#[test]
+fn poller_never_misses_a_shutdown() {
+    for round in 0..300u64 {
+        let ctx = Context::new();
+        let s = sock(&ctx, SocketType::Pull);
+        s.bind("inproc://poll-race").unwrap();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let t = std::thread::spawn(move || {
+            let mut poller = Poller::new();
+            poller.add_socket(&s, PollFlags::IN);
+            let r = poller.poll(None).map(|e| e.len());
+            let _ = done_tx.send(());
+            r
+        });
+        // Spin for a varying while, so the shutdown falls before, during
+        // and after the poll's announcement of its sleep.
+        let spin = std::time::Instant::now();
+        while spin.elapsed() < Duration::from_micros(round % 50) {
+            std::hint::spin_loop();
+        }
+        ctx.shutdown();
+        assert!(
+            done_rx.recv_timeout(WAIT).is_ok(),
+            "round {round}: the poll slept through the shutdown"
+        );
+        assert!(matches!(t.join().unwrap(), Err(Error::ContextTerminated)));
+    }
+}
+
 #[test]
 fn proxy_broker_with_capture_and_steering() {
     let ctx = Context::new();

@@ -1420,6 +1420,12 @@ impl Core {
     /// false when something changed meanwhile (poll again instead).
     fn prepare_poll(&mut self, want_out: bool, n: &Arc<dyn Notify>) -> bool {
         self.signal.arm_forward(n.clone());
+        // A wake-up raised before `n` was armed went nowhere (a context
+        // shutdown between the poller's check and here, for one): the
+        // signal still shows it. One raised after goes to `n`.
+        if self.signal.is_raised() {
+            return false;
+        }
         if want_out {
             let me: Arc<dyn Notify> = self.signal.clone();
             if !self.pipes.wait_for_room(&me) {

@@ -52,6 +52,12 @@ impl Signal {
         *self.waiter.lock().unwrap_or_else(|e| e.into_inner()) = Some(Waiter::Forward(n));
     }
 
+    /// Whether the signal is raised (a wake-up came since it was last
+    /// lowered).
+    pub(crate) fn is_raised(&self) -> bool {
+        self.raised.load(Ordering::Acquire)
+    }
+
     /// Lowers the signal without waiting.
     pub(crate) fn clear(&self) {
         self.raised.store(false, Ordering::Release);
