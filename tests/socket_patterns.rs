@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{sock, strs};
+use common::{sock, strs, WAIT};
 
 use std::time::Duration;
 
@@ -192,6 +192,58 @@ fn router_reaches_every_peer_announced_before_the_send() {
     }
     for (k, d) in dealers.iter().enumerate() {
         assert_eq!(strs(&[d.try_recv().unwrap()]), [format!("to {k}")]);
+    }
+}
+
+/// Fair queueing as libzmq does it: with messages waiting from several
+/// peers, a receive takes one message from each in turn (RFC 30 for PULL,
+/// 28 for DEALER and ROUTER, 29 for SUB). Over inproc every message is
+/// queued when `send` returns.
+#[test]
+fn fair_queueing_takes_one_message_from_each_peer_in_turn() {
+    let ctx = Context::new();
+    for (recv_type, send_type) in [
+        (SocketType::Pull, SocketType::Push),
+        (SocketType::Dealer, SocketType::Dealer),
+        (SocketType::Router, SocketType::Dealer),
+        (SocketType::Sub, SocketType::Pub),
+    ] {
+        let ep = format!("inproc://fair-{}", recv_type.as_str());
+        let rx = sock(&ctx, recv_type);
+        rx.bind(&ep).unwrap();
+        let peers: Vec<_> = (0..5)
+            .map(|_| {
+                let p = sock(&ctx, send_type);
+                p.connect(&ep).unwrap();
+                p
+            })
+            .collect();
+        if recv_type == SocketType::Sub {
+            // Taking the attach notices writes the subscription into each
+            // publisher's pipe, where its next send reads it.
+            rx.subscribe("").unwrap();
+            assert!(matches!(rx.try_recv(), Err(Error::WouldBlock)));
+        }
+        let body = |m: &[Msg]| m.last().map(|f| f.to_vec()).unwrap_or_default();
+        for (k, p) in peers.iter().enumerate() {
+            for round in 0..3u8 {
+                p.send(vec![k as u8, round]).unwrap();
+            }
+        }
+        for round in 0..3u8 {
+            let mut from: Vec<u8> = (0..5)
+                .map(|_| {
+                    let m = body(&rx.recv_multipart_timeout(WAIT).unwrap());
+                    assert_eq!(
+                        m[1], round,
+                        "{recv_type:?}: a second message before the others' first"
+                    );
+                    m[0]
+                })
+                .collect();
+            from.sort_unstable();
+            assert_eq!(from, [0, 1, 2, 3, 4], "{recv_type:?}");
+        }
     }
 }
 

@@ -4,8 +4,10 @@
 
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use crate::pipe::{Payload, PipeId, PipeWriter};
-use crate::ring::{self, Consumer, Notify, PopError, PushError};
+use crate::ring::{self, Batch, Consumer, Notify, PopError, PushError};
 use crate::zmtp::PeerInfo;
 
 /// One peer of a socket.
@@ -206,10 +208,6 @@ impl Pipes {
     }
 }
 
-/// How many messages [`Readers::pop_one`] takes from one pipe before it
-/// turns to the next.
-const POP_RUN: u32 = 64;
-
 /// The reading end of one pipe.
 struct Reader {
     pipe: PipeId,
@@ -225,11 +223,9 @@ struct Reader {
 /// them.
 pub(crate) struct Readers {
     list: Vec<Reader>,
-    /// Where the next drain starts, so no pipe is always served first; also
-    /// the pipe [`Readers::pop_one`] serves.
+    /// The pipe the next message is taken from first (fair queueing: one
+    /// message from each pipe in turn).
     cursor: usize,
-    /// Messages [`Readers::pop_one`] took in a row from the pipe at `cursor`.
-    run: u32,
     /// Who a writer wakes when the socket sleeps (the socket's signal).
     notify: Arc<dyn Notify>,
     /// Pipes dropped because their writer is gone and their ring drained,
@@ -243,7 +239,6 @@ impl Readers {
         Readers {
             list: Vec::new(),
             cursor: 0,
-            run: 0,
             notify,
             gone: Vec::new(),
         }
@@ -262,10 +257,11 @@ impl Readers {
         self.list.push(Reader { pipe, ring, last });
     }
 
-    /// Takes up to `max` messages, visiting each pipe once (at most `max`
-    /// divided among them each), starting one further than last time, and
-    /// hands them to `f`. A pipe whose writer is gone is dropped once it is
-    /// drained. Returns how many messages were taken.
+    /// Takes about `max` messages (at most `max` divided among the pipes
+    /// from each) and hands them to `f` one from each pipe in turn, as
+    /// libzmq's fair queueing does, starting one further than last time.
+    /// A pipe whose writer is gone is dropped once it is drained. Returns
+    /// how many messages were taken.
     pub(crate) fn drain(&mut self, max: usize, mut f: impl FnMut(PipeId, Payload)) -> usize {
         let n = self.list.len();
         if n == 0 {
@@ -276,20 +272,26 @@ impl Readers {
         self.cursor = start + 1;
         let mut taken = 0;
         let mut gone = false;
-        for k in 0..n {
-            let Reader { pipe, ring, .. } = &mut self.list[(start + k) % n];
+        let (before, from) = self.list.split_at_mut(start);
+        let mut batches: SmallVec<[(PipeId, Batch<'_, Payload>); 8]> = SmallVec::new();
+        for Reader { pipe, ring, .. } in from.iter_mut().chain(before.iter_mut()) {
             match ring.try_pop_batch(share) {
-                Ok(batch) => {
-                    taken += batch.len();
-                    let pipe = *pipe;
-                    for payload in batch {
-                        f(pipe, payload);
-                    }
-                }
+                Ok(batch) => batches.push((*pipe, batch)),
                 Err(PopError::Empty) => {}
                 Err(PopError::Disconnected) => gone = true,
             }
         }
+        while !batches.is_empty() {
+            batches.retain(|(pipe, batch)| match batch.next() {
+                Some(payload) => {
+                    taken += 1;
+                    f(*pipe, payload);
+                    true
+                }
+                None => false,
+            });
+        }
+        drop(batches);
         if gone {
             let dead = &mut self.gone;
             self.list.retain(|r| {
@@ -303,39 +305,32 @@ impl Readers {
         taken
     }
 
-    /// Takes one message straight from a pipe's ring: from the pipe served
-    /// last until it is empty or has given [`POP_RUN`] messages in a row,
-    /// then from the next one with a message.
+    /// Takes one message straight from a pipe's ring: from the pipe after
+    /// the one that gave the last message (fair queueing, as libzmq), or
+    /// the next one with a message.
     #[inline(always)]
     pub(crate) fn pop_one(&mut self) -> Option<Payload> {
-        for _ in 0..self.list.len() {
+        let mut tries = self.list.len();
+        while tries > 0 {
             if self.cursor >= self.list.len() {
-                if self.list.is_empty() {
-                    return None;
-                }
                 self.cursor = 0;
             }
             let r = &mut self.list[self.cursor];
-            if self.run < POP_RUN {
-                match r.ring.try_pop() {
-                    Ok(p) => {
-                        self.run += 1;
-                        return Some(p);
-                    }
-                    Err(PopError::Empty) => {}
-                    Err(PopError::Disconnected) => {
-                        // Drained, and its writer is gone.
-                        let r = self.list.remove(self.cursor);
-                        if r.last {
-                            self.gone.push(r.pipe);
-                        }
-                        self.run = 0;
-                        continue;
+            match r.ring.try_pop() {
+                Ok(p) => {
+                    self.cursor += 1;
+                    return Some(p);
+                }
+                Err(PopError::Empty) => self.cursor += 1,
+                Err(PopError::Disconnected) => {
+                    // Drained, and its writer is gone.
+                    let r = self.list.remove(self.cursor);
+                    if r.last {
+                        self.gone.push(r.pipe);
                     }
                 }
             }
-            self.run = 0;
-            self.cursor += 1;
+            tries -= 1;
         }
         None
     }
