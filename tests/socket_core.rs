@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{null_greeting, ready_command, sock, unused_tcp_endpoint};
+use common::{null_greeting, ready_command, sock, strs, unused_tcp_endpoint};
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -46,6 +46,85 @@ fn inproc_connect_before_bind() {
     assert_eq!(&b.recv().unwrap()[..], b"hi");
     b.send("back").unwrap();
     assert_eq!(&a.recv().unwrap()[..], b"back");
+}
+
+/// As with libzmq, a connect made before the bind has its pipe at once:
+/// what is sent before the bind is queued (up to the marks) and delivered
+/// by it, from one thread, in order; replies flow back.
+#[test]
+fn inproc_sends_before_the_bind_are_queued() {
+    let ctx = Context::new();
+    let a = sock(&ctx, SocketType::Pair);
+    a.connect("inproc://core-queued").unwrap();
+    a.send("foobar").unwrap();
+    a.send_multipart(["x", "yz"]).unwrap();
+    let b = sock(&ctx, SocketType::Pair);
+    b.bind("inproc://core-queued").unwrap();
+    assert_eq!(&b.recv().unwrap()[..], b"foobar");
+    assert_eq!(strs(&b.recv_multipart().unwrap()), ["x", "yz"]);
+    a.send("baz").unwrap();
+    assert_eq!(&b.recv().unwrap()[..], b"baz");
+    b.send("back").unwrap();
+    assert_eq!(&a.recv().unwrap()[..], b"back");
+
+    // Several early pushers, each with its own queue; a full one says so.
+    let pushers: Vec<_> = (0..3u8)
+        .map(|k| {
+            let p = sock(&ctx, SocketType::Push);
+            p.set_sndhwm(2).unwrap();
+            p.set_rcvhwm(2).unwrap();
+            p.connect("inproc://core-queued-many").unwrap();
+            for i in 0..4u8 {
+                p.send(vec![k, i]).unwrap();
+            }
+            assert!(matches!(
+                p.try_send(vec![k, 9]).map_err(|e| e.error),
+                Err(Error::WouldBlock)
+            ));
+            p
+        })
+        .collect();
+    let pull = sock(&ctx, SocketType::Pull);
+    pull.bind("inproc://core-queued-many").unwrap();
+    let mut got: Vec<Vec<u8>> = (0..12).map(|_| pull.recv().unwrap().to_vec()).collect();
+    got.sort();
+    let want: Vec<Vec<u8>> = (0..3u8)
+        .flat_map(|k| (0..4u8).map(move |i| vec![k, i]))
+        .collect();
+    assert_eq!(got, want);
+    assert!(matches!(pull.try_recv(), Err(Error::WouldBlock)));
+    drop(pushers);
+}
+
+/// A SUB that subscribes before the PUB binds gets what the PUB publishes
+/// from its first send; a connecter of an incompatible type learns at the
+/// bind that its pipe is dead; one closed before the bind leaves nothing.
+#[test]
+fn inproc_connect_before_bind_subscriptions_and_mismatches() {
+    let ctx = Context::new();
+    let sub = sock(&ctx, SocketType::Sub);
+    sub.connect("inproc://core-early-sub").unwrap();
+    sub.subscribe("a").unwrap();
+    let gone = sock(&ctx, SocketType::Sub);
+    gone.connect("inproc://core-early-sub").unwrap();
+    drop(gone);
+    let publ = sock(&ctx, SocketType::Pub);
+    publ.bind("inproc://core-early-sub").unwrap();
+    publ.send("b-no").unwrap();
+    publ.send("a-yes").unwrap();
+    assert_eq!(&sub.recv().unwrap()[..], b"a-yes");
+
+    let push = sock(&ctx, SocketType::Push);
+    push.connect("inproc://core-early-mismatch").unwrap();
+    push.send("lost").unwrap();
+    let other = sock(&ctx, SocketType::Push);
+    other.bind("inproc://core-early-mismatch").unwrap();
+    // The pipe's reader went with the refused connection: the send path
+    // drops the pipe and finds no other.
+    assert!(matches!(
+        push.try_send("x").map_err(|e| e.error),
+        Err(Error::WouldBlock)
+    ));
 }
 
 #[test]

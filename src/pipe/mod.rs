@@ -31,7 +31,7 @@
 
 #![forbid(unsafe_code)]
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::msg::Msg;
 use crate::ring::{self, Consumer, MpProducer, Notify, PushError};
@@ -111,6 +111,15 @@ pub(crate) enum Inbound {
         /// The connect pipe.
         pipe: PipeId,
     },
+    /// An inproc connect made before the bind (whose pipe the socket
+    /// already holds, writing and reading) was wired up by the bind: here
+    /// is the binding socket.
+    Wired {
+        /// The connect pipe.
+        pipe: PipeId,
+        /// The binding socket.
+        peer: Box<PeerInfo>,
+    },
     /// The peer behind `pipe` is gone for good; forget the pipe.
     Detached {
         /// The pipe.
@@ -143,10 +152,22 @@ pub(crate) enum PipeWriter {
 pub(crate) struct InprocWriter {
     /// The ring the peer socket drains.
     pub(crate) ring: ring::Producer<Payload>,
-    /// The peer socket's in-ring, for the detach notice.
-    pub(crate) peer: MpProducer<Inbound>,
-    /// This pipe's id at the peer.
-    pub(crate) id_at_peer: PipeId,
+    /// Where the detach notice goes.
+    pub(crate) peer: PeerLink,
+}
+
+/// Where a connect made before the bind learns the binding socket's
+/// in-ring and the pipe's id there (filled in by the bind).
+pub(crate) type LateLink = Arc<Mutex<Option<(MpProducer<Inbound>, PipeId)>>>;
+
+/// The peer socket's in-ring and this pipe's id there, for the detach
+/// notice.
+pub(crate) enum PeerLink {
+    /// Known from the start (the peer was bound when the pipe was built).
+    Known(MpProducer<Inbound>, PipeId),
+    /// A connect made before the bind: filled in by the bind. Until then
+    /// nobody reads the pipe, so there is nobody to tell.
+    Pending(LateLink),
 }
 
 impl InprocWriter {
@@ -154,9 +175,17 @@ impl InprocWriter {
     /// message written so far, so the peer drains the pipe before it drops
     /// it.
     pub(crate) fn detach(&self) {
-        let _ = self.peer.try_push(Inbound::Detached {
-            pipe: self.id_at_peer,
-        });
+        let notify = |tx: &MpProducer<Inbound>, pipe: PipeId| {
+            let _ = tx.try_push(Inbound::Detached { pipe });
+        };
+        match &self.peer {
+            PeerLink::Known(tx, pipe) => notify(tx, *pipe),
+            PeerLink::Pending(link) => {
+                if let Some((tx, pipe)) = link.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                    notify(tx, *pipe);
+                }
+            }
+        }
     }
 }
 

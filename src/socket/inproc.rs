@@ -4,7 +4,10 @@
 //! in-ring under the name, and connecting builds two single-producer rings,
 //! one each way, and hands each side the writer of one and the reader of the
 //! other (announced with [`Inbound::Attached`]). A connect made before the
-//! bind waits in the registry and is wired up by the bind.
+//! bind gets its pipe at once, as libzmq's does: the connecting socket
+//! writes (and would read) its rings straight away, while their other ends
+//! wait in the registry until the bind hands them to the binding socket
+//! and tells the connecting one who it is ([`Inbound::Wired`]).
 //!
 //! The registry only builds the pipes; the notices go out once its lock is
 //! released ([`Wiring`]): the calling socket applies its own at once (it
@@ -13,14 +16,16 @@
 //! full, without holding up other binds and connects.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
 use super::options::UNLIMITED_PIPE;
 use crate::error::{Error, Result};
-use crate::pipe::{self, Attach, Inbound, InprocWriter, PipeWriter};
-use crate::ring::MpProducer;
+use crate::pipe::{
+    self, Attach, Inbound, InprocWriter, LateLink, Payload, PeerLink, PipeId, PipeWriter,
+};
+use crate::ring::{Consumer, MpProducer, Producer};
 use crate::sync::{AtomicU64, Ordering};
 use crate::zmtp::{Metadata, PeerInfo, SocketType};
 
@@ -50,11 +55,46 @@ impl InprocPeer {
     }
 }
 
+/// A connect made before the bind: the binding socket's ends of the pipe
+/// the connecting socket already uses.
+pub(crate) struct PendingConnect {
+    peer: InprocPeer,
+    /// The pipe's id at the connecting socket.
+    pipe: PipeId,
+    /// The ring the binding socket will write to the connecting one.
+    to_peer: Producer<Payload>,
+    /// The ring the connecting socket writes, to be read by the binding one.
+    from_peer: Consumer<Payload>,
+    /// Where the connecting socket's writer learns the binding socket's
+    /// in-ring, for its detach notice.
+    link: LateLink,
+}
+
+/// The connecting socket's side of a connect made before the bind.
+pub(crate) struct EarlyPipe {
+    /// Its id at the connecting socket.
+    pub(crate) pipe: PipeId,
+    /// Where to write.
+    pub(crate) writer: PipeWriter,
+    /// What to read.
+    pub(crate) reader: Consumer<Payload>,
+}
+
+/// What a connect got: the notices of a pipe to a bound socket, or a pipe
+/// of its own while the name waits for its bind.
+#[must_use = "the pipe is not the socket's until it takes it"]
+pub(crate) enum Connected {
+    /// The name was bound: the pipe is wired up.
+    Now(Wiring),
+    /// Not bound yet.
+    Early(EarlyPipe),
+}
+
 /// Bound names and connects waiting for a bind.
 #[derive(Default)]
 pub(crate) struct InprocRegistry {
     bound: HashMap<String, InprocPeer>,
-    pending: HashMap<String, Vec<InprocPeer>>,
+    pending: HashMap<String, Vec<PendingConnect>>,
 }
 
 impl InprocRegistry {
@@ -66,13 +106,15 @@ impl InprocRegistry {
         let mut wiring = Wiring::default();
         if let Some(waiting) = self.pending.remove(name) {
             for c in waiting {
-                if me.socket_type.is_compatible(c.socket_type) {
-                    wire(&me, &c, &mut wiring);
+                if me.socket_type.is_compatible(c.peer.socket_type) {
+                    wire_early(&me, c, &mut wiring);
                 } else {
+                    // Dropping the binding socket's ends tells the
+                    // connecting socket its pipe is dead.
                     tracing::warn!(
                         name,
                         binder = me.socket_type.as_str(),
-                        connecter = c.socket_type.as_str(),
+                        connecter = c.peer.socket_type.as_str(),
                         "inproc connect from an incompatible socket type ignored"
                     );
                 }
@@ -82,23 +124,48 @@ impl InprocRegistry {
         Ok(wiring)
     }
 
-    /// Connects a socket to `name`, now if it is bound, else when it is.
-    pub(crate) fn connect(&mut self, name: &str, me: InprocPeer) -> Result<Wiring> {
-        let mut wiring = Wiring::default();
-        match self.bound.get(name) {
-            Some(b) => {
-                if !me.socket_type.is_compatible(b.socket_type) {
-                    return Err(Error::IncompatiblePeer(format!(
-                        "{} cannot connect to {} at inproc://{name}",
-                        me.socket_type.as_str(),
-                        b.socket_type.as_str()
-                    )));
-                }
-                wire(&me, b, &mut wiring);
+    /// Connects a socket to `name`: wired up now if it is bound, else a
+    /// pipe the socket uses at once and the bind completes.
+    pub(crate) fn connect(&mut self, name: &str, me: InprocPeer) -> Result<Connected> {
+        if let Some(b) = self.bound.get(name) {
+            if !me.socket_type.is_compatible(b.socket_type) {
+                return Err(Error::IncompatiblePeer(format!(
+                    "{} cannot connect to {} at inproc://{name}",
+                    me.socket_type.as_str(),
+                    b.socket_type.as_str()
+                )));
             }
-            None => self.pending.entry(name.to_owned()).or_default().push(me),
+            let mut wiring = Wiring::default();
+            wire(&me, b, &mut wiring);
+            return Ok(Connected::Now(wiring));
         }
-        Ok(wiring)
+        // Sized from the connecting socket's marks alone, as libzmq sizes a
+        // pipe made before the bind.
+        let ring = || {
+            pipe::inproc_ring(pipe::inproc_hwm(me.sndhwm, me.rcvhwm), UNLIMITED_PIPE)
+                .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))
+        };
+        let ((to_binder, from_peer), (to_peer, from_binder)) = (ring()?, ring()?);
+        let link = Arc::new(Mutex::new(None));
+        let pipe = me.next_pipe.fetch_add(1, Ordering::Relaxed);
+        self.pending
+            .entry(name.to_owned())
+            .or_default()
+            .push(PendingConnect {
+                peer: me,
+                pipe,
+                to_peer,
+                from_peer,
+                link: link.clone(),
+            });
+        Ok(Connected::Early(EarlyPipe {
+            pipe,
+            writer: PipeWriter::Inproc(InprocWriter {
+                ring: to_binder,
+                peer: PeerLink::Pending(link),
+            }),
+            reader: from_binder,
+        }))
     }
 
     /// Removes a binding made by `socket`. Returns whether there was one.
@@ -116,7 +183,7 @@ impl InprocRegistry {
     pub(crate) fn remove_socket(&mut self, socket: u64) {
         self.bound.retain(|_, b| b.socket_id != socket);
         for v in self.pending.values_mut() {
-            v.retain(|c| c.socket_id != socket);
+            v.retain(|c| c.peer.socket_id != socket);
         }
         self.pending.retain(|_, v| !v.is_empty());
     }
@@ -165,8 +232,7 @@ fn wire(me: &InprocPeer, other: &InprocPeer, wiring: &mut Wiring) {
         pipe: id_me,
         writer: PipeWriter::Inproc(InprocWriter {
             ring: to_other,
-            peer: other.in_tx.clone(),
-            id_at_peer: id_other,
+            peer: PeerLink::Known(other.in_tx.clone(), id_other),
         }),
         peer: other.info(),
         reader: me_from_other,
@@ -177,11 +243,33 @@ fn wire(me: &InprocPeer, other: &InprocPeer, wiring: &mut Wiring) {
             pipe: id_other,
             writer: PipeWriter::Inproc(InprocWriter {
                 ring: to_me,
-                peer: me.in_tx.clone(),
-                id_at_peer: id_me,
+                peer: PeerLink::Known(me.in_tx.clone(), id_me),
             }),
             peer: me.info(),
             reader: other_from_me,
         })),
+    ));
+}
+
+/// Completes a connect made before the bind: the binding socket `me` gets
+/// the pipe's other ends, the connecting socket learns who bound.
+fn wire_early(me: &InprocPeer, c: PendingConnect, wiring: &mut Wiring) {
+    let id_me = me.next_pipe.fetch_add(1, Ordering::Relaxed);
+    *c.link.lock().unwrap_or_else(|e| e.into_inner()) = Some((me.in_tx.clone(), id_me));
+    wiring.mine.push(Inbound::Attached(Box::new(Attach {
+        pipe: id_me,
+        writer: PipeWriter::Inproc(InprocWriter {
+            ring: c.to_peer,
+            peer: PeerLink::Known(c.peer.in_tx.clone(), c.pipe),
+        }),
+        peer: c.peer.info(),
+        reader: c.from_peer,
+    })));
+    wiring.theirs.push((
+        c.peer.in_tx.clone(),
+        Inbound::Wired {
+            pipe: c.pipe,
+            peer: Box::new(me.info()),
+        },
     ));
 }

@@ -42,10 +42,6 @@
 //! - **Mark granularity.** Pipes are rings, so SNDHWM and RCVHWM are rounded
 //!   up to a power of two, and both (and "no limit", 0) are capped at 2^17
 //!   messages, which keeps memory bounded whatever the option says.
-//! - **inproc before bind.** A `connect` to an inproc name not bound yet
-//!   waits in the registry and is wired up by the `bind`; until then the
-//!   connecting socket has no pipe, so a send waits (PUSH) rather than being
-//!   queued as libzmq does.
 //! - **Context lifetime.** [`Context`] is a handle; its I/O threads stop
 //!   (after the sockets' linger) when the last handle and the last socket are
 //!   dropped, rather than on an explicit `zmq_ctx_term`.
@@ -1118,14 +1114,31 @@ impl Core {
         match ep {
             Endpoint::Inproc(name) => {
                 let me = self.inproc_peer();
-                let wiring = self
+                let connected = self
                     .ctx
                     .inner
                     .inproc
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .connect(&name, me)?;
-                self.attach_inproc(wiring);
+                match connected {
+                    inproc::Connected::Now(wiring) => self.attach_inproc(wiring),
+                    inproc::Connected::Early(early) => {
+                        // Not bound yet: messages queue in the pipe (up to
+                        // the marks) until the bind, as with libzmq.
+                        self.readers.add(early.pipe, early.reader, true);
+                        self.pipes.insert(
+                            early.pipe,
+                            PipeEntry {
+                                writer: early.writer,
+                                peer: None,
+                                connected: false,
+                                endpoint: Some(endpoint.to_owned()),
+                                was_up: false,
+                            },
+                        );
+                    }
+                }
                 self.connected.push((endpoint.to_owned(), None));
             }
             ep => {
@@ -1764,6 +1777,16 @@ fn apply(sink: &mut Sink<'_>, item: Inbound) {
                 e.was_up = true;
                 e.peer = Some(*peer);
                 pattern.on_attach(pipes, pipe, again);
+            }
+        }
+        Inbound::Wired { pipe, peer } => {
+            if let Some(e) = pipes.get_mut(pipe) {
+                e.connected = true;
+                e.was_up = true;
+                e.peer = Some(*peer);
+                // Not fresh: what was queued before the bind (a SUB's
+                // subscriptions among it) is in the pipe.
+                pattern.on_attach(pipes, pipe, false);
             }
         }
         Inbound::Disconnected { pipe } => {
