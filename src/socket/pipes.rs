@@ -281,7 +281,7 @@ impl Readers {
                 Err(PopError::Disconnected) => gone = true,
             }
         }
-        while !batches.is_empty() {
+        while batches.len() > 1 {
             batches.retain(|(pipe, batch)| match batch.next() {
                 Some(payload) => {
                     taken += 1;
@@ -290,6 +290,13 @@ impl Readers {
                 }
                 None => false,
             });
+        }
+        // The last pipe with messages left (often the only one) in a run.
+        if let Some((pipe, batch)) = batches.pop() {
+            for payload in batch {
+                taken += 1;
+                f(pipe, payload);
+            }
         }
         drop(batches);
         if gone {
