@@ -103,7 +103,14 @@ fn resolve(host: &TcpHost, port: u16, ipv6: bool, for_bind: bool) -> io::Result<
         TcpHost::Ip(ip) => Ok(SocketAddr::new(*ip, port)),
         TcpHost::Name(name) => {
             // May block on DNS.
-            let mut addrs = (name.as_str(), port).to_socket_addrs()?;
+            let mut addrs = (name.as_str(), port).to_socket_addrs().map_err(|e| {
+                let hint = if for_bind {
+                    " (bind takes an IP address, `*` or a host name; interface names such as `eth0` are not supported)"
+                } else {
+                    ""
+                };
+                io::Error::new(e.kind(), format!("cannot resolve {name:?}: {e}{hint}"))
+            })?;
             let found = if ipv6 {
                 addrs.next()
             } else {
