@@ -42,6 +42,9 @@
 //! - **Mark granularity.** Pipes are rings, so SNDHWM and RCVHWM are rounded
 //!   up to a power of two, and both (and "no limit", 0) are capped at 2^17
 //!   messages, which keeps memory bounded whatever the option says.
+//! - **Interface names.** A TCP endpoint names an IP address, `*` or a
+//!   host name; libzmq's interface names (`tcp://eth0:5555`) are not
+//!   supported.
 //! - **Context lifetime.** [`Context`] is a handle; its I/O threads stop
 //!   (after the sockets' linger) when the last handle and the last socket are
 //!   dropped, rather than on an explicit `zmq_ctx_term`.
