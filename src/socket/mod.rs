@@ -33,7 +33,8 @@
 //!   when a connection's `bind`/`connect` is made, and must be set before
 //!   the first one. An inproc pipe is one ring per direction,
 //!   sized, as in libzmq, from the writer's SNDHWM plus the reader's RCVHWM
-//!   (taken when each side binds or connects). Rings are allocated whole
+//!   (taken when each side binds or connects; for a connect made before
+//!   the bind, from the connecting socket's two marks). Rings are allocated whole
 //!   (72 bytes a slot, pages touched as they are first used, and kept once
 //!   touched), so at the default marks a TCP or IPC connection can come to
 //!   hold about 150 KB (its send and receive rings) and an inproc
