@@ -34,10 +34,10 @@
 //!   the first one. An inproc pipe is one ring per direction,
 //!   sized, as in libzmq, from the writer's SNDHWM plus the reader's RCVHWM
 //!   (taken when each side binds or connects; for a connect made before
-//!   the bind, from the connecting socket's two marks). Rings are allocated whole
-//!   (72 bytes a slot, pages touched as they are first used, and kept once
-//!   touched), so at the default marks a TCP or IPC connection can come to
-//!   hold about 150 KB (its send and receive rings) and an inproc
+//!   the bind, from the connecting socket's two marks). Rings are
+//!   allocated whole (72 bytes a slot, pages touched as they are first
+//!   used, and kept once touched), so at the default marks a TCP or IPC
+//!   connection can come to hold about 150 KB (its send and receive rings) and an inproc
 //!   connection about 300 KB, where libzmq's queues grow and shrink in
 //!   chunks; lower the marks for sockets with very many peers.
 //! - **Mark granularity.** Pipes are rings, so SNDHWM and RCVHWM are rounded
@@ -1363,10 +1363,13 @@ impl Core {
         if room > 0 && !self.in_rx.is_empty() {
             self.fill_from_ring(room);
         }
-        let all = matches!(self.pattern, Pattern::Pub(_));
         if self.pattern.hears_while_sending() {
-            let room = self.in_rx.capacity().saturating_sub(self.inbox.len());
-            self.fill_from_readers(if all { usize::MAX } else { room });
+            let max = if matches!(self.pattern, Pattern::Pub(_)) {
+                usize::MAX
+            } else {
+                self.in_rx.capacity().saturating_sub(self.inbox.len())
+            };
+            self.fill_from_readers(max);
         }
     }
 
