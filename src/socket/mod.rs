@@ -37,9 +37,10 @@
 //!   the bind, from the connecting socket's two marks). Rings are
 //!   allocated whole (72 bytes a slot, pages touched as they are first
 //!   used, and kept once touched), so at the default marks a TCP or IPC
-//!   connection can come to hold about 150 KB (its send and receive rings) and an inproc
-//!   connection about 300 KB, where libzmq's queues grow and shrink in
-//!   chunks; lower the marks for sockets with very many peers.
+//!   connection can come to hold about 150 KB (its send and receive
+//!   rings) and an inproc connection about 300 KB, where libzmq's queues
+//!   grow and shrink in chunks; lower the marks for sockets with very
+//!   many peers.
 //! - **Mark granularity.** Pipes are rings, so SNDHWM and RCVHWM are rounded
 //!   up to a power of two, and both (and "no limit", 0) are capped at 2^17
 //!   messages, which keeps memory bounded whatever the option says.
