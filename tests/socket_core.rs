@@ -127,6 +127,49 @@ fn inproc_connect_before_bind_subscriptions_and_mismatches() {
     ));
 }
 
+/// An inproc pipe holds exactly SNDHWM plus RCVHWM messages, as libzmq's
+/// does (its `test_hwm` counts 2000 at the defaults), whether the connect
+/// came before or after the bind.
+#[test]
+fn inproc_pipe_holds_exactly_its_marks() {
+    let ctx = Context::new();
+    for (sndhwm, rcvhwm, early) in [
+        (1000, 1000, false),
+        (3, 4, false),
+        (3, 4, true),
+        (1, 1, true),
+    ] {
+        let ep = format!("inproc://core-exact-{sndhwm}-{rcvhwm}-{early}");
+        let pull = sock(&ctx, SocketType::Pull);
+        pull.set_rcvhwm(rcvhwm).unwrap();
+        let push = sock(&ctx, SocketType::Push);
+        push.set_sndhwm(sndhwm).unwrap();
+        if early {
+            // Made before the bind, the pipe is sized from the connecting
+            // socket's own two marks.
+            push.set_rcvhwm(rcvhwm).unwrap();
+            push.connect(&ep).unwrap();
+            pull.bind(&ep).unwrap();
+        } else {
+            pull.bind(&ep).unwrap();
+            push.connect(&ep).unwrap();
+        }
+        let mut sent = 0;
+        while push.try_send("x").is_ok() {
+            sent += 1;
+        }
+        assert_eq!(
+            sent,
+            sndhwm + rcvhwm,
+            "marks {sndhwm} + {rcvhwm}, early {early}"
+        );
+        // One taken makes room for one more.
+        pull.recv().unwrap();
+        push.try_send("y").unwrap();
+        assert!(push.try_send("z").is_err());
+    }
+}
+
 #[test]
 fn inproc_name_in_use_and_incompatible_peer() {
     let ctx = Context::new();

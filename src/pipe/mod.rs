@@ -247,13 +247,16 @@ impl PipeWriter {
 }
 
 /// Builds the two rings of an inproc pipe between sockets A and B: A's
-/// writer and B's reader, sized for `hwm` messages. The rings run
-/// asymmetric wake-up handshakes: both sides poll before they sleep.
+/// writer and B's reader, holding `hwm` messages exactly, as libzmq's
+/// inproc pipes do (over a slot array of the next power of two). The rings
+/// run asymmetric wake-up handshakes: both sides poll before they sleep.
 pub(crate) fn inproc_ring(
     hwm: i32,
     limit: usize,
 ) -> Result<(ring::Producer<Payload>, Consumer<Payload>), ring::CapacityError> {
-    ring::Builder::new(ring_capacity_for_hwm(hwm, limit))
+    let capacity = ring_capacity_for_hwm(hwm, limit);
+    ring::Builder::new(capacity)
+        .limit(ring_limit_for_hwm(hwm, capacity))
         .asymmetric_wakeups(true)
         .spsc::<Payload>()
 }
@@ -312,9 +315,28 @@ pub(crate) fn ring_capacity_for_hwm(hwm: i32, limit: usize) -> usize {
     (hwm as usize).max(2).next_power_of_two().min(limit)
 }
 
+/// The messages a ring of `capacity` slots holds for a high-water mark:
+/// the mark itself (at least 1, at most `capacity`), or `capacity` for "no
+/// limit" (0).
+pub(crate) fn ring_limit_for_hwm(hwm: i32, capacity: usize) -> usize {
+    if hwm <= 0 {
+        capacity
+    } else {
+        (hwm as usize).clamp(1, capacity)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limit_is_the_mark_within_the_capacity() {
+        assert_eq!(ring_limit_for_hwm(2000, 2048), 2000);
+        assert_eq!(ring_limit_for_hwm(1, 2), 1);
+        assert_eq!(ring_limit_for_hwm(0, 1 << 16), 1 << 16);
+        assert_eq!(ring_limit_for_hwm(i32::MAX, 1 << 17), 1 << 17);
+    }
 
     #[test]
     fn capacity_rounds_up_to_power_of_two() {

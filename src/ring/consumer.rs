@@ -512,8 +512,7 @@ impl<T: Copy> Batch<'_, T> {
     pub fn as_slices(&self) -> (&[T], &[T]) {
         let head = self.consumer.head;
         let n = (self.end - head) as usize;
-        let cap = self.consumer.core.capacity;
-        let first = n.min(cap - (head & self.consumer.core.mask) as usize);
+        let first = n.min(self.consumer.core.slots() - (head & self.consumer.core.mask) as usize);
         // SAFETY: `head..end` is published (`end <= avail`, seen with
         // acquire) and unread; the two ranges split it at the end of the
         // slot array, so neither wraps; the slots are released only when

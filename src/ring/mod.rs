@@ -140,6 +140,7 @@ impl<F: Fn() + Send + Sync> Notify for F {
 #[derive(Clone, Copy, Debug)]
 pub struct Builder {
     capacity: usize,
+    limit: Option<usize>,
     wait: WaitStrategy,
     asymmetric: bool,
 }
@@ -150,8 +151,30 @@ impl Builder {
     pub fn new(capacity: usize) -> Self {
         Builder {
             capacity,
+            limit: None,
             wait: WaitStrategy::default(),
             asymmetric: false,
+        }
+    }
+
+    /// Holds at most `limit` items at a time (`1..=capacity`, checked when
+    /// the ring is built) over the `capacity` slots: a bound that is not a
+    /// power of two, such as a high-water mark of 1000, kept exactly.
+    /// [`Producer::capacity`] and the free-slot counts then report the
+    /// limit.
+    ///
+    /// ```
+    /// use ringmq::ring::{Builder, PushError};
+    /// let (mut tx, _rx) = Builder::new(4).limit(3).spsc::<u8>().unwrap();
+    /// assert_eq!(tx.capacity(), 3);
+    /// tx.try_push_batch(0..3).unwrap();
+    /// assert!(matches!(tx.try_push(3), Err(PushError::Full(3))));
+    /// assert!(Builder::new(4).limit(5).spsc::<u8>().is_err());
+    /// ```
+    pub fn limit(self, limit: usize) -> Self {
+        Builder {
+            limit: Some(limit),
+            ..self
         }
     }
 
@@ -194,13 +217,13 @@ impl Builder {
 
     /// Builds a single-producer, single-consumer ring.
     pub fn spsc<T: Send>(self) -> Result<(Producer<T>, Consumer<T>), CapacityError> {
-        let ring = Ring::new(self.capacity, false, self.wait, self.asymmetric)?;
+        let ring = Ring::new(self.capacity, self.limit, false, self.wait, self.asymmetric)?;
         Ok((Producer::new(ring.clone()), Consumer::new(ring)))
     }
 
     /// Builds a multi-producer, single-consumer ring.
     pub fn mpsc<T: Send>(self) -> Result<(MpProducer<T>, Consumer<T>), CapacityError> {
-        let ring = Ring::new(self.capacity, true, self.wait, self.asymmetric)?;
+        let ring = Ring::new(self.capacity, self.limit, true, self.wait, self.asymmetric)?;
         Ok((MpProducer::new(ring.clone()), Consumer::new(ring)))
     }
 }

@@ -532,7 +532,7 @@ impl<T> WriteClaim<'_, T> {
         let before = self.written;
         #[cfg(not(loom))]
         {
-            let cap = self.producer.core.capacity;
+            let cap = self.producer.core.slots();
             let mask = self.producer.core.mask;
             while self.written < self.limit {
                 let seq = self.start + self.written as u64;

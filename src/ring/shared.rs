@@ -116,7 +116,9 @@ pub(crate) struct Core {
     pub(crate) ctl: CachePadded<Control>,
     /// Per-slot publish marks; empty for SPSC rings.
     marks: Box<[AtomicU64]>,
+    /// The most items the ring holds at a time (at most the slot count).
     pub(crate) capacity: usize,
+    /// The slot count minus one (the slot count is a power of two).
     pub(crate) mask: u64,
     pub(crate) multi: bool,
     pub(crate) strategy: WaitStrategy,
@@ -145,6 +147,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Core {
+    /// The length of the slot array (a power of two, at least `capacity`).
+    #[inline(always)]
+    pub(crate) fn slots(&self) -> usize {
+        self.mask as usize + 1
+    }
+
     /// The mark of the slot holding `seq` (MPSC rings only).
     #[inline(always)]
     pub(crate) fn mark(&self, seq: u64) -> &AtomicU64 {
@@ -400,10 +408,12 @@ unsafe impl<T: Send> Send for Ring<T> {}
 unsafe impl<T: Send> Sync for Ring<T> {}
 
 impl<T> Ring<T> {
-    /// Allocates a ring; `capacity` must be a power of two in
-    /// `1..=MAX_CAPACITY`.
+    /// Allocates a ring of `capacity` slots, a power of two in
+    /// `1..=MAX_CAPACITY`, holding at most `limit` items at a time
+    /// (`1..=capacity`; all of them if `None`).
     pub(crate) fn new(
         capacity: usize,
+        limit: Option<usize>,
         multi: bool,
         strategy: WaitStrategy,
         asymmetric: bool,
@@ -420,6 +430,10 @@ impl<T> Ring<T> {
         }
         if capacity > MAX_CAPACITY {
             return Err(err("capacity is larger than ring::MAX_CAPACITY"));
+        }
+        let limit = limit.unwrap_or(capacity);
+        if limit == 0 || limit > capacity {
+            return Err(err("the limit must be at least 1 and at most the capacity"));
         }
         let mut slots: Vec<Slot<T>> = Vec::new();
         slots
@@ -446,7 +460,7 @@ impl<T> Ring<T> {
                 producers: AtomicUsize::new(1),
             }),
             marks: marks.into_boxed_slice(),
-            capacity,
+            capacity: limit,
             mask: capacity as u64 - 1,
             multi,
             strategy,

@@ -1020,3 +1020,55 @@ fn staged_items_cross_threads_in_order() {
         h.join().unwrap();
     }
 }
+
+/// A limit below the slot count bounds the items in flight exactly, for
+/// every way of pushing, while indexing, wraparound, in-place slices and
+/// in-place fills follow the slot array; FIFO order holds across many laps.
+#[test]
+fn limit_bounds_items_in_flight_below_the_slot_count() {
+    assert!(Builder::new(8).limit(0).spsc::<u8>().is_err());
+    assert!(Builder::new(8).limit(9).mpsc::<u8>().is_err());
+    let (mut tx, mut rx) = Builder::new(8).limit(5).spsc::<u32>().unwrap();
+    assert_eq!((tx.capacity(), rx.capacity()), (5, 5));
+    let mut next = 0u32;
+    let mut expect = 0u32;
+    for round in 0..40u32 {
+        // Fill to the limit in a way that changes with the round.
+        match round % 3 {
+            0 => {
+                while tx.try_push(next).is_ok() {
+                    next += 1;
+                }
+            }
+            1 => {
+                let mut claim = tx.claim(8);
+                assert_eq!(claim.remaining(), 5 - (next - expect) as usize);
+                next += claim.fill_from_iter(next..) as u32;
+            }
+            _ => {
+                let free = 5 - (next - expect) as usize;
+                tx.try_push_batch(next..next + free as u32).unwrap();
+                next += free as u32;
+            }
+        }
+        assert_eq!(next - expect, 5, "round {round}: filled to the limit");
+        assert!(matches!(tx.try_push(99), Err(PushError::Full(99))));
+        assert_eq!(tx.free_slots(), 0);
+        // Take a varying part, through slices that may wrap the array.
+        let take = (round % 5) as usize + 1;
+        let batch = rx.try_pop_batch(take).unwrap();
+        let (a, b) = batch.as_slices();
+        let got: Vec<u32> = a.iter().chain(b).copied().collect();
+        assert_eq!(got, (expect..expect + take as u32).collect::<Vec<_>>());
+        batch.consume();
+        expect += take as u32;
+    }
+    // The MPSC claim honours the limit too.
+    let (mtx, mut mrx) = Builder::new(4).limit(3).mpsc::<u32>().unwrap();
+    for lap in 0..10u32 {
+        mtx.try_push_batch(lap * 3..lap * 3 + 3).unwrap();
+        assert!(matches!(mtx.try_push(99), Err(PushError::Full(99))));
+        let got: Vec<u32> = mrx.try_pop_batch(8).unwrap().collect();
+        assert_eq!(got, (lap * 3..lap * 3 + 3).collect::<Vec<_>>());
+    }
+}

@@ -41,9 +41,13 @@
 //!   rings) and an inproc connection about 300 KB, where libzmq's queues
 //!   grow and shrink in chunks; lower the marks for sockets with very
 //!   many peers.
-//! - **Mark granularity.** Pipes are rings, so SNDHWM and RCVHWM are rounded
-//!   up to a power of two, and both (and "no limit", 0) are capped at 2^17
-//!   messages, which keeps memory bounded whatever the option says.
+//! - **Mark granularity.** Pipes are rings of a power-of-two size. An
+//!   inproc pipe holds exactly its mark, as libzmq's does (SNDHWM plus
+//!   RCVHWM: 2000 messages at the defaults); the rings of a TCP or IPC
+//!   connection round SNDHWM and RCVHWM up to a power of two (the kernel's
+//!   buffers make those counts inexact in libzmq too). Marks (and "no
+//!   limit", 0) are capped at 2^17 messages, which keeps memory bounded
+//!   whatever the option says.
 //! - **Interface names.** A TCP endpoint names an IP address, `*` or a
 //!   host name; libzmq's interface names (`tcp://eth0:5555`) are not
 //!   supported.
