@@ -170,6 +170,30 @@ fn inproc_pipe_holds_exactly_its_marks() {
     }
 }
 
+/// `disconnect` ends an inproc pipe both ways, as libzmq's does: the peer
+/// stops sending into it at once and what it sent but was not read is
+/// dropped; a new `connect` makes a fresh pipe.
+#[test]
+fn inproc_disconnect_ends_the_pipe_both_ways() {
+    let ctx = Context::new();
+    let push = sock(&ctx, SocketType::Push);
+    push.bind("inproc://core-disconnect").unwrap();
+    let pull = sock(&ctx, SocketType::Pull);
+    pull.connect("inproc://core-disconnect").unwrap();
+    push.send("ABC").unwrap();
+    push.send("unread").unwrap();
+    assert_eq!(&pull.recv().unwrap()[..], b"ABC");
+    pull.disconnect("inproc://core-disconnect").unwrap();
+    assert!(matches!(
+        push.try_send("DEF").map_err(|e| e.error),
+        Err(Error::WouldBlock)
+    ));
+    assert!(matches!(pull.try_recv(), Err(Error::WouldBlock)));
+    pull.connect("inproc://core-disconnect").unwrap();
+    push.send("GHI").unwrap();
+    assert_eq!(&pull.recv().unwrap()[..], b"GHI");
+}
+
 #[test]
 fn inproc_name_in_use_and_incompatible_peer() {
     let ctx = Context::new();

@@ -1029,8 +1029,21 @@ impl Core {
     /// applied here, since this thread is the one that would have to make
     /// room in our in-ring.
     fn attach_inproc(&mut self, wiring: inproc::Wiring) {
+        self.attach_inproc_for(wiring, None);
+    }
+
+    /// [`Core::attach_inproc`], recording on our new pipes the endpoint a
+    /// `connect` made them for (so `disconnect` finds them).
+    fn attach_inproc_for(&mut self, wiring: inproc::Wiring, endpoint: Option<&str>) {
         for item in wiring.deliver() {
+            let pipe = match &item {
+                Inbound::Attached(a) => Some(a.pipe),
+                _ => None,
+            };
             self.apply_item(item);
+            if let (Some(ep), Some(e)) = (endpoint, pipe.and_then(|p| self.pipes.get_mut(p))) {
+                e.endpoint = Some(ep.to_owned());
+            }
         }
     }
 
@@ -1131,7 +1144,9 @@ impl Core {
                     .unwrap_or_else(|e| e.into_inner())
                     .connect(&name, me)?;
                 match connected {
-                    inproc::Connected::Now(wiring) => self.attach_inproc(wiring),
+                    inproc::Connected::Now(wiring) => {
+                        self.attach_inproc_for(wiring, Some(endpoint))
+                    }
                     inproc::Connected::Early(early) => {
                         // Not bound yet: messages queue in the pipe (up to
                         // the marks) until the bind, as with libzmq.
@@ -1224,7 +1239,17 @@ impl Core {
         };
         let (ep, io) = self.connected.remove(pos);
         for id in self.pipes.ids_for_endpoint(&ep) {
-            self.pipes.remove(id);
+            let Some(entry) = self.pipes.remove(id) else {
+                continue;
+            };
+            if let PipeWriter::Inproc(w) = &entry.writer {
+                // An inproc pipe ends here, both ways, as libzmq ends it:
+                // the peer is told, and what it sent that was not read yet
+                // is dropped with our end.
+                w.detach();
+                self.readers.remove(id, |_, _| {});
+            }
+            self.pattern.on_detach(id, true, &mut self.inbox);
         }
         if let Some(io) = io {
             self.ctx.send_io(
