@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{null_greeting, ready_command, sock, strs, unused_tcp_endpoint};
+use common::{null_greeting, ready_command, sock, strs, unused_tcp_endpoint, WAIT};
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -606,6 +606,34 @@ fn tcp_port_in_use_is_reported() {
     let b = sock(&ctx, SocketType::Pull);
     assert!(matches!(b.bind(&ep), Err(Error::AddrInUse(_))));
     assert_eq!(a.last_endpoint().as_deref(), Some(ep.as_str()));
+}
+
+/// `unbind` ends the connections its listener accepted, as libzmq's
+/// does: the peer sees its connection drop, and what it sends afterwards
+/// (queued for its reconnects, which now fail) never arrives.
+#[test]
+fn tcp_unbind_ends_the_connections_it_accepted() {
+    let ctx = Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = sock(&ctx, SocketType::Push);
+    let mut mon = push.monitor().unwrap();
+    push.connect(&ep).unwrap();
+    push.send("before").unwrap();
+    assert_eq!(&pull.recv().unwrap()[..], b"before");
+    pull.unbind(&ep).unwrap();
+    loop {
+        let e = mon.recv_timeout(WAIT).unwrap();
+        if e.kind == ringmq::MonitorEventKind::Disconnected {
+            break;
+        }
+    }
+    push.send("after").unwrap();
+    assert!(matches!(
+        pull.recv_timeout(Duration::from_millis(300)),
+        Err(Error::Timeout)
+    ));
+    push.set_linger(Some(Duration::ZERO)).unwrap();
 }
 
 #[test]

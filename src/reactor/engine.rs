@@ -225,6 +225,12 @@ impl Engine {
         matches!(&self.origin, EngineOrigin::Connect(c) if c.link.id == socket && c.endpoint_str == endpoint)
     }
 
+    /// Whether this connection was accepted for `socket` by its listener on
+    /// `endpoint`.
+    pub(crate) fn is_accepted_by(&self, socket: u64, endpoint: &str) -> bool {
+        matches!(&self.origin, EngineOrigin::Accept { link, endpoint: e } if link.id == socket && e == endpoint)
+    }
+
     /// The socket was closed: finish writing what it queued, then close.
     pub(crate) fn set_closing(&mut self) {
         self.closing = true;

@@ -506,10 +506,17 @@ impl Loop {
                     self.start_connect(c);
                 }
                 Command::Unbind { socket, endpoint } => {
+                    // The listener, and the connections it accepted, as
+                    // libzmq's unbind ends them (what they delivered stays
+                    // in the socket's rings).
                     let keys: Vec<usize> = self
                         .entries
                         .iter()
-                        .filter(|(_, (_, e))| matches!(e, Entry::Listener(l) if l.link.id == socket && l.endpoint == endpoint))
+                        .filter(|(_, (_, e))| match e {
+                            Entry::Listener(l) => l.link.id == socket && l.endpoint == endpoint,
+                            Entry::Engine(en) => en.is_accepted_by(socket, &endpoint),
+                            Entry::Connecter(_) => false,
+                        })
                         .map(|(k, _)| k)
                         .collect();
                     for k in keys {
