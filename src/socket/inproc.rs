@@ -228,26 +228,12 @@ fn wire(me: &InprocPeer, other: &InprocPeer, wiring: &mut Wiring) {
     };
     let id_me = me.next_pipe.fetch_add(1, Ordering::Relaxed);
     let id_other = other.next_pipe.fetch_add(1, Ordering::Relaxed);
-    wiring.mine.push(Inbound::Attached(Box::new(Attach {
-        pipe: id_me,
-        writer: PipeWriter::Inproc(InprocWriter {
-            ring: to_other,
-            peer: PeerLink::Known(other.in_tx.clone(), id_other),
-        }),
-        peer: other.info(),
-        reader: me_from_other,
-    })));
+    wiring
+        .mine
+        .push(attached(id_me, to_other, (other, id_other), me_from_other));
     wiring.theirs.push((
         other.in_tx.clone(),
-        Inbound::Attached(Box::new(Attach {
-            pipe: id_other,
-            writer: PipeWriter::Inproc(InprocWriter {
-                ring: to_me,
-                peer: PeerLink::Known(me.in_tx.clone(), id_me),
-            }),
-            peer: me.info(),
-            reader: other_from_me,
-        })),
+        attached(id_other, to_me, (me, id_me), other_from_me),
     ));
 }
 
@@ -256,15 +242,9 @@ fn wire(me: &InprocPeer, other: &InprocPeer, wiring: &mut Wiring) {
 fn wire_early(me: &InprocPeer, c: PendingConnect, wiring: &mut Wiring) {
     let id_me = me.next_pipe.fetch_add(1, Ordering::Relaxed);
     *c.link.lock().unwrap_or_else(|e| e.into_inner()) = Some((me.in_tx.clone(), id_me));
-    wiring.mine.push(Inbound::Attached(Box::new(Attach {
-        pipe: id_me,
-        writer: PipeWriter::Inproc(InprocWriter {
-            ring: c.to_peer,
-            peer: PeerLink::Known(c.peer.in_tx.clone(), c.pipe),
-        }),
-        peer: c.peer.info(),
-        reader: c.from_peer,
-    })));
+    wiring
+        .mine
+        .push(attached(id_me, c.to_peer, (&c.peer, c.pipe), c.from_peer));
     wiring.theirs.push((
         c.peer.in_tx.clone(),
         Inbound::Wired {
@@ -272,4 +252,25 @@ fn wire_early(me: &InprocPeer, c: PendingConnect, wiring: &mut Wiring) {
             peer: Box::new(me.info()),
         },
     ));
+}
+
+/// The notice attaching `pipe` to a socket: it writes `ring` and reads
+/// `reader`, and its peer is `peer`, where the pipe's id is the second
+/// member.
+fn attached(
+    pipe: PipeId,
+    ring: Producer<Payload>,
+    peer: (&InprocPeer, PipeId),
+    reader: Consumer<Payload>,
+) -> Inbound {
+    let (peer, id_at_peer) = peer;
+    Inbound::Attached(Box::new(Attach {
+        pipe,
+        writer: PipeWriter::Inproc(InprocWriter {
+            ring,
+            peer: PeerLink::Known(peer.in_tx.clone(), id_at_peer),
+        }),
+        peer: peer.info(),
+        reader,
+    }))
 }

@@ -1027,14 +1027,9 @@ impl Core {
     /// Delivers the notices of inproc pipes a bind or connect built (the
     /// registry's lock released): the peers' go to their in-rings, ours is
     /// applied here, since this thread is the one that would have to make
-    /// room in our in-ring.
-    fn attach_inproc(&mut self, wiring: inproc::Wiring) {
-        self.attach_inproc_for(wiring, None);
-    }
-
-    /// [`Core::attach_inproc`], recording on our new pipes the endpoint a
-    /// `connect` made them for (so `disconnect` finds them).
-    fn attach_inproc_for(&mut self, wiring: inproc::Wiring, endpoint: Option<&str>) {
+    /// room in our in-ring. A `connect` passes its `endpoint`, recorded on
+    /// our new pipes so `disconnect` finds them.
+    fn attach_inproc(&mut self, wiring: inproc::Wiring, endpoint: Option<&str>) {
         for item in wiring.deliver() {
             let pipe = match &item {
                 Inbound::Attached(a) => Some(a.pipe),
@@ -1066,7 +1061,7 @@ impl Core {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .bind(name, me)?;
-                self.attach_inproc(wiring);
+                self.attach_inproc(wiring, None);
                 self.bound.push((endpoint.to_owned(), None));
                 endpoint.to_owned()
             }
@@ -1144,9 +1139,7 @@ impl Core {
                     .unwrap_or_else(|e| e.into_inner())
                     .connect(&name, me)?;
                 match connected {
-                    inproc::Connected::Now(wiring) => {
-                        self.attach_inproc_for(wiring, Some(endpoint))
-                    }
+                    inproc::Connected::Now(wiring) => self.attach_inproc(wiring, Some(endpoint)),
                     inproc::Connected::Early(early) => {
                         // Not bound yet: messages queue in the pipe (up to
                         // the marks) until the bind, as with libzmq.
