@@ -188,6 +188,32 @@ fn push_ready_has_no_identity_and_router_ready_is_accepted() {
 }
 
 #[test]
+fn libzmq_434_plain_error_is_read_as_error() {
+    // libzmq 4.3.4's PLAIN server writes the ERROR name as `^RROR` (its C
+    // string "\x05ERROR" swallows the `E` into the length's hex escape).
+    let mut cfg = Config::new(SocketType::Push);
+    cfg.mechanism = Mechanism::plain_client("admin", "guess");
+    let mut client = Connection::new(cfg, Instant::now()).unwrap();
+    take_out(&mut client);
+    feed(&mut client, &greeting_bytes(b"PLAIN", 3, 1, 1)).unwrap();
+    take_out(&mut client);
+    let error: Vec<u8> = [&[0x04, 0x09][..], b"^RROR", &[3], b"400"].concat();
+    assert_eq!(
+        feed(&mut client, &error),
+        Err(Error::PeerError("400".into()))
+    );
+    // A long-named command that really is cut short is still refused.
+    let mut client = Connection::new(Config::new(SocketType::Push), Instant::now()).unwrap();
+    take_out(&mut client);
+    feed(&mut client, &greeting_bytes(b"NULL", 3, 1, 0)).unwrap();
+    let cut: Vec<u8> = [&[0x04, 0x05][..], b"^RRXR"].concat();
+    assert!(matches!(
+        feed(&mut client, &cut),
+        Err(Error::MalformedCommand(_))
+    ));
+}
+
+#[test]
 fn plain_hello_welcome_initiate_ready_are_byte_exact() {
     let mut cfg = Config::new(SocketType::Push);
     cfg.mechanism = Mechanism::plain_client("admin", "secret");

@@ -154,6 +154,7 @@ impl Engine {
         cfg.heartbeat_ivl = link.options.heartbeat_ivl;
         cfg.heartbeat_timeout = link.options.heartbeat_timeout;
         cfg.heartbeat_ttl = link.options.heartbeat_ttl;
+        cfg.mechanism = link.options.mechanism.clone();
         let conn = Connection::new(cfg, now).expect("socket options were validated when set");
         let mut engine = Engine {
             stream,

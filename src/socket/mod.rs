@@ -62,6 +62,11 @@
 //!   frames is a protocol violation and its peer is disconnected; libzmq
 //!   sets no limit, so a peer could grow one message without end. MAXMSGSIZE
 //!   applies to each frame, as in libzmq.
+//! - **Security.** NULL and PLAIN ([`Socket::set_mechanism`]); a PLAIN
+//!   server checks credentials with a Rust function rather than a ZAP
+//!   handler bound at `inproc://zeromq.zap.01`, and the user id it returns
+//!   is not attached to messages. CURVE is not supported: a CURVE peer's
+//!   handshake fails with a mechanism mismatch.
 
 #![forbid(unsafe_code)]
 
@@ -107,6 +112,7 @@ use crate::reactor::{Command, SocketLink};
 use crate::ring::{self, Consumer, MpProducer, Notify};
 use crate::sync::AtomicU64;
 use crate::transport::{resolve_endpoint_string, transport_error, Endpoint, LocalAddr};
+use crate::zmtp::Mechanism;
 pub use crate::zmtp::SocketType;
 
 use inproc::InprocPeer;
@@ -934,6 +940,58 @@ impl Socket {
     /// `ZMQ_HANDSHAKE_IVL`.
     pub fn handshake_ivl(&self) -> Option<Duration> {
         self.core.borrow().opts.handshake_ivl
+    }
+
+    /// Sets the security mechanism of the TCP and IPC connections made
+    /// after the call (see [`Options::mechanism`]): libzmq's
+    /// `ZMQ_PLAIN_SERVER`, `ZMQ_PLAIN_USERNAME` and `ZMQ_PLAIN_PASSWORD`.
+    ///
+    /// A PLAIN server runs its credential check on the I/O thread during
+    /// the handshake, in place of libzmq's ZAP handler: it returns the user
+    /// id, or an [`AuthStatus`](crate::zmtp::AuthStatus) to refuse (400:
+    /// the client gets an ERROR and the handshake fails; 300: the connection
+    /// is closed without one). Keep it short: the thread serves other
+    /// connections too. A refused peer shows up as
+    /// [`MonitorEventKind::HandshakeFailed`] with the status in the detail.
+    ///
+    /// A user name or password over 255 bytes is an
+    /// [`Error::InvalidOption`].
+    ///
+    /// ```
+    /// use ringmq::zmtp::{AuthStatus, Mechanism};
+    /// use ringmq::{Context, SocketType};
+    ///
+    /// let ctx = Context::new();
+    /// let server = ctx.socket(SocketType::Pull)?;
+    /// server.set_mechanism(Mechanism::plain_server(|c| {
+    ///     if c.username == b"admin" && c.password == b"secret" {
+    ///         Ok("admin".to_string())
+    ///     } else {
+    ///         Err(AuthStatus::DENIED)
+    ///     }
+    /// }))?;
+    /// let ep = server.bind("tcp://127.0.0.1:*")?;
+    ///
+    /// let client = ctx.socket(SocketType::Push)?;
+    /// client.set_mechanism(Mechanism::plain_client("admin", "secret"))?;
+    /// client.connect(&ep)?;
+    /// client.send("hello")?;
+    /// assert_eq!(&server.recv()?[..], b"hello");
+    /// # Ok::<(), ringmq::Error>(())
+    /// ```
+    pub fn set_mechanism(&self, mechanism: Mechanism) -> Result<()> {
+        if mechanism.validate().is_err() {
+            return Err(Error::InvalidOption {
+                option: "ZMQ_PLAIN_USERNAME",
+                reason: "PLAIN user name and password must be at most 255 bytes",
+            });
+        }
+        self.core.borrow_mut().set(|o| o.mechanism = mechanism)
+    }
+
+    /// The security mechanism (see [`Socket::set_mechanism`]).
+    pub fn mechanism(&self) -> Mechanism {
+        self.core.borrow().opts.mechanism.clone()
     }
 }
 

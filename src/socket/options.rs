@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::error::{Error, Result};
+use crate::zmtp::Mechanism;
 
 /// The options of one socket. Read by the socket and, as a snapshot taken at
 /// `bind`/`connect` time, by the I/O thread serving its connections.
@@ -91,6 +92,13 @@ pub struct Options {
     /// peer to drop the connection when it hears nothing from us for that
     /// long (whole deciseconds; under 100 ms has no effect). Default `None`.
     pub heartbeat_ttl: Option<Duration>,
+    /// The security mechanism of this socket's TCP and IPC connections:
+    /// NULL (the default), a PLAIN client (libzmq's `ZMQ_PLAIN_USERNAME` and
+    /// `ZMQ_PLAIN_PASSWORD`) or a PLAIN server (`ZMQ_PLAIN_SERVER`), which
+    /// checks credentials with a function instead of a ZAP handler. Both
+    /// ends of a connection must use the same mechanism; inproc pipes have
+    /// no handshake and ignore it, as in libzmq.
+    pub mechanism: Mechanism,
 }
 
 /// How long a thread that ran out of work keeps polling before it sleeps:
@@ -161,6 +169,7 @@ impl Default for Options {
             heartbeat_ivl: None,
             heartbeat_timeout: None,
             heartbeat_ttl: None,
+            mechanism: Mechanism::Null,
         }
     }
 }

@@ -73,6 +73,14 @@ impl CommandName {
     }
 }
 
+/// How libzmq 4.3.4 and earlier PLAIN servers begin an ERROR command: their
+/// C string `"\x05ERROR"` reads `\x05E` as one hex escape, so the name's
+/// length byte and its `E` come out as one byte `0x5E` (`^`). The name
+/// length then claims 94 bytes that are not there; such a frame is taken as
+/// the ERROR it was meant to be, so the reason (a ZAP status) reaches the
+/// application instead of a "malformed command".
+const LIBZMQ_434_ERROR: &[u8] = b"^RROR";
+
 /// A command split into name and data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command {
@@ -95,6 +103,13 @@ impl Command {
             return Err(Error::MalformedCommand("empty command name"));
         }
         if body.len() < 1 + n {
+            if body.starts_with(LIBZMQ_434_ERROR) {
+                return Ok(Command {
+                    known: Some(CommandName::Error),
+                    name: Bytes::from_static(b"ERROR"),
+                    data: body.slice(LIBZMQ_434_ERROR.len()..),
+                });
+            }
             return Err(Error::MalformedCommand("command name truncated"));
         }
         let name = body.slice(1..1 + n);
