@@ -464,3 +464,39 @@ fn libzmq_xsub_to_ringmq_xpub() {
     xsub.send(&b"\x00prices"[..], 0).unwrap();
     assert_eq!(&xpub.recv().unwrap()[..], b"\x00prices");
 }
+
+#[test]
+fn probe_router_both_ways_with_libzmq() {
+    // A ringmq DEALER's probe reaches a libzmq ROUTER before any message.
+    let zctx = zmq::Context::new();
+    let zrouter = zsock(&zctx, zmq::ROUTER);
+    let ep = zbind(&zrouter);
+    let ctx = Context::new();
+    let dealer = sock(&ctx, SocketType::Dealer);
+    dealer.set_routing_id("ringmq-dealer").unwrap();
+    dealer.set_probe_router(true).unwrap();
+    dealer.connect(&ep).unwrap();
+    let probe = zrouter.recv_multipart(0).unwrap();
+    assert_eq!(zstrs(&probe), ["ringmq-dealer", ""]);
+    zrouter
+        .send_multipart(["ringmq-dealer", "hello"], 0)
+        .unwrap();
+    assert_eq!(&dealer.recv().unwrap()[..], b"hello");
+
+    // A libzmq ROUTER's probe reaches a ringmq ROUTER, which can answer it.
+    let router = sock(&ctx, SocketType::Router);
+    let ep = router.bind("tcp://127.0.0.1:*").unwrap();
+    let zclient = zsock(&zctx, zmq::ROUTER);
+    zclient.set_identity(b"zmq-router").unwrap();
+    zclient.set_probe_router(true).unwrap();
+    zclient.connect(&ep).unwrap();
+    let probe = router.recv_multipart().unwrap();
+    assert_eq!(strs(&probe), ["zmq-router", ""]);
+    router
+        .send_multipart([&b"zmq-router"[..], b"welcome"])
+        .unwrap();
+    let reply = zclient.recv_multipart(0).unwrap();
+    assert_eq!(reply[1], b"welcome");
+    zrouter.set_linger(0).unwrap();
+    zclient.set_linger(0).unwrap();
+}

@@ -602,3 +602,54 @@ fn pub_drops_for_a_stalled_tcp_subscriber_only() {
         "the stalled subscriber lost nothing ({slow_got})"
     );
 }
+
+#[test]
+fn probe_router_sends_one_empty_message_per_new_connection() {
+    let ctx = Context::new();
+    for transport in ["inproc://probe-patterns", "tcp://127.0.0.1:*"] {
+        let server = sock(&ctx, SocketType::Router);
+        let ep = server.bind(transport).unwrap();
+        let dealer = sock(&ctx, SocketType::Dealer);
+        dealer.set_probe_router(true).unwrap();
+        dealer.set_routing_id("d").unwrap();
+        dealer.connect(&ep).unwrap();
+        dealer.send("after the probe").unwrap();
+        let probe = server.recv_multipart().unwrap();
+        assert_eq!(probe.len(), 2, "{transport}");
+        assert_eq!((&probe[0][..], probe[1].is_empty()), (&b"d"[..], true));
+        let next = server.recv_multipart().unwrap();
+        assert_eq!(&next[1][..], b"after the probe", "{transport}");
+        // A ROUTER probes the peers it accepts as well.
+        let probing = sock(&ctx, SocketType::Router);
+        probing.set_probe_router(true).unwrap();
+        let ep2 = probing
+            .bind(&transport.replace("patterns", "patterns-2"))
+            .unwrap();
+        let peer = sock(&ctx, SocketType::Dealer);
+        peer.connect(&ep2).unwrap();
+        // The ROUTER takes in new peers (and probes them) when it is used,
+        // as libzmq's does.
+        let deadline = std::time::Instant::now() + WAIT;
+        let probe = loop {
+            assert!(matches!(probing.try_recv(), Err(Error::WouldBlock)));
+            if let Ok(m) = peer.recv_timeout(Duration::from_millis(10)) {
+                break m;
+            }
+            assert!(std::time::Instant::now() < deadline, "{transport}");
+        };
+        assert!(probe.is_empty(), "{transport}");
+    }
+    let ctx2 = Context::new();
+    for kind in [
+        SocketType::Pub,
+        SocketType::Push,
+        SocketType::Rep,
+        SocketType::Pair,
+    ] {
+        let s = ctx2.socket(kind).unwrap();
+        assert!(
+            matches!(s.set_probe_router(true), Err(Error::NotSupported(_))),
+            "{kind:?}"
+        );
+    }
+}

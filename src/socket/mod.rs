@@ -897,6 +897,38 @@ impl Socket {
         self.core.borrow_mut().set(|o| o.req_correlate = v)
     }
 
+    /// Sets `ZMQ_PROBE_ROUTER` (see [`Options::probe_router`]) for the
+    /// connections made or accepted after the call. Only ROUTER, DEALER and
+    /// REQ sockets have it ([`Error::NotSupported`] for the others).
+    ///
+    /// ```
+    /// use ringmq::{Context, SocketType};
+    /// let ctx = Context::new();
+    /// let server = ctx.socket(SocketType::Router)?;
+    /// server.bind("inproc://doc-probe")?;
+    /// let client = ctx.socket(SocketType::Router)?;
+    /// client.set_routing_id("client-1")?;
+    /// client.set_probe_router(true)?;
+    /// client.connect("inproc://doc-probe")?;
+    /// // The server hears of the client before the client sends anything.
+    /// let probe = server.recv_multipart()?;
+    /// assert_eq!(&probe[0][..], b"client-1");
+    /// assert!(probe[1].is_empty());
+    /// # Ok::<(), ringmq::Error>(())
+    /// ```
+    pub fn set_probe_router(&self, v: bool) -> Result<()> {
+        let mut c = self.core.borrow_mut();
+        if !matches!(
+            c.kind,
+            SocketType::Router | SocketType::Dealer | SocketType::Req
+        ) {
+            return Err(Error::NotSupported(
+                "ZMQ_PROBE_ROUTER (ROUTER, DEALER and REQ only)",
+            ));
+        }
+        c.set(|o| o.probe_router = v)
+    }
+
     /// Sets `ZMQ_XPUB_VERBOSE` (see [`Options::xpub_verbose`]).
     pub fn set_xpub_verbose(&self, v: bool) -> Result<()> {
         self.core.borrow_mut().set(|o| o.xpub_verbose = v)
@@ -1212,6 +1244,7 @@ impl Core {
                                 was_up: false,
                             },
                         );
+                        probe(&mut self.pipes, early.pipe, &self.opts);
                     }
                 }
                 self.connected.push((endpoint.to_owned(), None));
@@ -1233,6 +1266,7 @@ impl Core {
                 );
                 // SUB/XSUB: the subscriptions so far, for the first connection.
                 self.pattern.on_attach(&mut self.pipes, pipe, true);
+                probe(&mut self.pipes, pipe, &self.opts);
                 let io = self.ctx.pick_io();
                 self.ctx.send_io(
                     io,
@@ -1820,6 +1854,14 @@ struct Sink<'a> {
 /// Applies one notice from a socket's in-ring: it updates the pipe table
 /// and the readers (a pipe that ends is drained first, through the pattern
 /// into the inbox).
+/// `ZMQ_PROBE_ROUTER`: the first message in a new pipe is an empty one.
+/// The pipe is new, so it has room.
+fn probe(pipes: &mut Pipes, pipe: PipeId, opts: &Options) {
+    if opts.probe_router {
+        let _ = pipes.write_to(pipe, Payload::One(Msg::new()));
+    }
+}
+
 fn apply(sink: &mut Sink<'_>, item: Inbound) {
     let Sink {
         pattern,
@@ -1847,6 +1889,7 @@ fn apply(sink: &mut Sink<'_>, item: Inbound) {
                     },
                 );
                 pattern.on_attach(pipes, a.pipe, true);
+                probe(pipes, a.pipe, opts);
             } else {
                 tracing::debug!("PAIR socket already has a peer; extra peer refused");
                 a.writer.detach();

@@ -82,6 +82,11 @@ pub struct Options {
     /// `ZMQ_XPUB_VERBOSE` (XPUB): pass every subscribe to the application,
     /// not only the first for a topic. Default off.
     pub xpub_verbose: bool,
+    /// `ZMQ_PROBE_ROUTER` (ROUTER, DEALER, REQ): send an empty message to
+    /// every peer as its connection is made or accepted, so that a ROUTER
+    /// on the other side learns this socket's routing id before it has
+    /// anything else to say. Default off.
+    pub probe_router: bool,
     /// `ZMQ_HEARTBEAT_IVL`: send a ZMTP PING this often on every connection.
     /// `None` (the default, libzmq's 0) sends none.
     pub heartbeat_ivl: Option<Duration>,
@@ -166,6 +171,7 @@ impl Default for Options {
             req_relaxed: false,
             req_correlate: false,
             xpub_verbose: false,
+            probe_router: false,
             heartbeat_ivl: None,
             heartbeat_timeout: None,
             heartbeat_ttl: None,
