@@ -500,3 +500,55 @@ fn probe_router_both_ways_with_libzmq() {
     zrouter.set_linger(0).unwrap();
     zclient.set_linger(0).unwrap();
 }
+
+#[test]
+fn router_handover_gives_the_id_to_the_newer_libzmq_peer() {
+    let zctx = zmq::Context::new();
+    for handover in [true, false] {
+        let ctx = Context::new();
+        let router = sock(&ctx, SocketType::Router);
+        router.set_router_handover(handover).unwrap();
+        router.set_router_mandatory(true).unwrap();
+        let ep = router.bind("tcp://127.0.0.1:*").unwrap();
+        let first = zsock(&zctx, zmq::DEALER);
+        first.set_identity(b"worker").unwrap();
+        first.set_reconnect_ivl(-1).unwrap();
+        first.connect(&ep).unwrap();
+        first.send("first", 0).unwrap();
+        assert_eq!(strs(&router.recv_multipart().unwrap()), ["worker", "first"]);
+
+        let second = zsock(&zctx, zmq::DEALER);
+        second.set_identity(b"worker").unwrap();
+        second.connect(&ep).unwrap();
+        second.send("second", 0).unwrap();
+        let got = router.recv_multipart().unwrap();
+        assert_eq!(&got[1][..], b"second");
+        if handover {
+            assert_eq!(&got[0][..], b"worker");
+        } else {
+            assert_ne!(&got[0][..], b"worker", "the id stays with the first peer");
+        }
+        router
+            .send_multipart([&b"worker"[..], b"for the worker"])
+            .unwrap();
+        let (gets, not) = if handover {
+            (&second, &first)
+        } else {
+            (&first, &second)
+        };
+        assert_eq!(gets.recv_bytes(0).unwrap(), b"for the worker");
+        not.set_rcvtimeo(200).unwrap();
+        assert!(not.recv_bytes(0).is_err(), "handover {handover}");
+        if handover {
+            // The first peer's connection was closed: what it sends now
+            // goes nowhere, and the router does not hear it.
+            let _ = first.send("after the handover", zmq::DONTWAIT);
+            assert!(matches!(
+                router.recv_timeout(Duration::from_millis(200)),
+                Err(Error::Timeout | Error::WouldBlock)
+            ));
+        }
+        first.set_linger(0).unwrap();
+        second.set_linger(0).unwrap();
+    }
+}

@@ -653,3 +653,49 @@ fn probe_router_sends_one_empty_message_per_new_connection() {
         );
     }
 }
+
+#[test]
+fn router_handover_over_inproc_and_tcp() {
+    let ctx = Context::new();
+    for transport in ["inproc://handover", "tcp://127.0.0.1:*"] {
+        let router = sock(&ctx, SocketType::Router);
+        router.set_router_handover(true).unwrap();
+        let ep = router.bind(transport).unwrap();
+        let first = sock(&ctx, SocketType::Dealer);
+        first.set_routing_id("w").unwrap();
+        first.set_reconnect_ivl(None).unwrap();
+        first.connect(&ep).unwrap();
+        first.send("one").unwrap();
+        first.send("two").unwrap();
+        assert_eq!(strs(&router.recv_multipart().unwrap()), ["w", "one"]);
+
+        let second = sock(&ctx, SocketType::Dealer);
+        second.set_routing_id("w").unwrap();
+        second.connect(&ep).unwrap();
+        second.send("three").unwrap();
+        // The first peer's second message still arrives (under "w" if it
+        // was taken in before the handover, under another id if not), and
+        // the second peer's under the id it took over.
+        let mut rest = [
+            router.recv_multipart().unwrap(),
+            router.recv_multipart().unwrap(),
+        ];
+        rest.sort_by(|a, b| a[1].cmp(&b[1]));
+        assert_eq!(&rest[0][1][..], b"three");
+        assert_eq!(&rest[0][0][..], b"w", "{transport}");
+        assert_eq!(&rest[1][1][..], b"two");
+        router.send_multipart([&b"w"[..], b"reply"]).unwrap();
+        assert_eq!(&second.recv().unwrap()[..], b"reply", "{transport}");
+        // The first peer's pipe was ended: nothing it sends now arrives.
+        let _ = first.try_send("late");
+        assert!(
+            router.recv_timeout(Duration::from_millis(200)).is_err(),
+            "{transport}"
+        );
+    }
+    let s = ctx.socket(SocketType::Dealer).unwrap();
+    assert!(matches!(
+        s.set_router_handover(true),
+        Err(Error::NotSupported(_))
+    ));
+}

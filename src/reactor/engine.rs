@@ -226,6 +226,11 @@ impl Engine {
         matches!(&self.origin, EngineOrigin::Connect(c) if c.link.id == socket && c.endpoint_str == endpoint)
     }
 
+    /// Whether this connection serves `socket`'s pipe `pipe`.
+    pub(crate) fn serves(&self, socket: u64, pipe: PipeId) -> bool {
+        self.link.id == socket && self.pipe == Some(pipe)
+    }
+
     /// Whether this connection was accepted for `socket` by its listener on
     /// `endpoint`.
     pub(crate) fn is_accepted_by(&self, socket: u64, endpoint: &str) -> bool {

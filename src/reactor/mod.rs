@@ -103,8 +103,13 @@ pub(crate) enum Command {
         pipe: PipeId,
         out: Consumer<Payload>,
     },
-    /// Stop listening on an endpoint (connections already accepted stay).
+    /// Stop listening on an endpoint, and close the connections accepted
+    /// there.
     Unbind { socket: u64, endpoint: String },
+    /// Close the connection serving one pipe of a socket, for good (a
+    /// ROUTER handed the routing id of a connection it accepted to a newer
+    /// peer).
+    ClosePipe { socket: u64, pipe: PipeId },
     /// Drop the connection (and reconnection) made to an endpoint.
     Disconnect { socket: u64, endpoint: String },
     /// The socket was closed: stop its listeners at once, and close its
@@ -538,6 +543,18 @@ impl Loop {
                         .collect();
                     for k in keys {
                         self.remove(k);
+                    }
+                }
+                Command::ClosePipe { socket, pipe } => {
+                    let key = self.entries.iter().find_map(|(k, (_, e))| match e {
+                        Entry::Engine(en) if en.serves(socket, pipe) => Some(k),
+                        _ => None,
+                    });
+                    if let Some((_, Entry::Engine(mut engine))) =
+                        key.and_then(|k| self.entries.try_remove(k))
+                    {
+                        engine.deregister(self.poll.registry());
+                        engine.report_close();
                     }
                 }
                 Command::Close { socket, linger } => self.close_socket(socket, linger),

@@ -305,12 +305,21 @@ impl Pattern {
 
     /// A pipe attached, or its connection (re)connected (`fresh`: the pipe
     /// holds none of what was queued for it before).
-    fn on_attach(&mut self, pipes: &mut Pipes, pipe: PipeId, fresh: bool) {
+    /// Returns a pipe to end: one whose routing id this pipe's peer took
+    /// over (ROUTER with `ZMQ_ROUTER_HANDOVER`).
+    fn on_attach(
+        &mut self,
+        pipes: &mut Pipes,
+        pipe: PipeId,
+        fresh: bool,
+        opts: &Options,
+    ) -> Option<PipeId> {
         match self {
             Pattern::Sub(x) | Pattern::XSub(x) if fresh => x.on_attach(pipes, pipe),
-            Pattern::Router(r) => r.on_attach(pipes, pipe),
+            Pattern::Router(r) => return r.on_attach(pipes, pipe, opts.router_handover),
             _ => {}
         }
+        None
     }
 
     /// A pipe's connection was lost (`gone`: for good).
@@ -393,6 +402,8 @@ struct Core {
     connected: Vec<(String, Option<usize>)>,
     /// I/O threads that serve something of this socket.
     io_used: Vec<usize>,
+    /// Pipes to end, handed over to a newer peer (see `end_evicted`).
+    evicted: Vec<PipeId>,
     last_endpoint: Option<String>,
     /// Where monitor events go.
     monitor: Arc<monitor::MonitorSink>,
@@ -516,6 +527,7 @@ impl Socket {
                 bound: Vec::new(),
                 connected: Vec::new(),
                 io_used: Vec::new(),
+                evicted: Vec::new(),
                 last_endpoint: None,
                 monitor: Arc::new(monitor::MonitorSink::default()),
             }),
@@ -929,6 +941,16 @@ impl Socket {
         c.set(|o| o.probe_router = v)
     }
 
+    /// Sets `ZMQ_ROUTER_HANDOVER` (see [`Options::router_handover`]); ROUTER
+    /// only ([`Error::NotSupported`] for the others).
+    pub fn set_router_handover(&self, v: bool) -> Result<()> {
+        let mut c = self.core.borrow_mut();
+        if c.kind != SocketType::Router {
+            return Err(Error::NotSupported("ZMQ_ROUTER_HANDOVER (ROUTER only)"));
+        }
+        c.set(|o| o.router_handover = v)
+    }
+
     /// Sets `ZMQ_XPUB_VERBOSE` (see [`Options::xpub_verbose`]).
     pub fn set_xpub_verbose(&self, v: bool) -> Result<()> {
         self.core.borrow_mut().set(|o| o.xpub_verbose = v)
@@ -1265,7 +1287,10 @@ impl Core {
                     },
                 );
                 // SUB/XSUB: the subscriptions so far, for the first connection.
-                self.pattern.on_attach(&mut self.pipes, pipe, true);
+                // (No peer yet, so no routing id to hand over.)
+                let _ = self
+                    .pattern
+                    .on_attach(&mut self.pipes, pipe, true, &self.opts);
                 probe(&mut self.pipes, pipe, &self.opts);
                 let io = self.ctx.pick_io();
                 self.ctx.send_io(
@@ -1437,6 +1462,7 @@ impl Core {
                 readers: &mut self.readers,
                 inbox: &mut self.inbox,
                 opts: &self.opts,
+                evicted: &mut self.evicted,
             },
         )
     }
@@ -1444,6 +1470,9 @@ impl Core {
     /// Applies one item taken from the in-ring (see [`apply`]).
     fn apply_item(&mut self, item: Inbound) {
         apply(&mut self.ring_and_sink().1, item);
+        if !self.evicted.is_empty() {
+            self.end_evicted();
+        }
     }
 
     /// Applies a batch of notices from the in-ring.
@@ -1456,7 +1485,52 @@ impl Core {
         for item in batch {
             apply(&mut sink, item);
         }
+        if !self.evicted.is_empty() {
+            self.end_evicted();
+        }
         n
+    }
+
+    /// Ends the pipes whose routing id a newer peer took over
+    /// (`ZMQ_ROUTER_HANDOVER`), as libzmq ends them: what they delivered is
+    /// still received (under the id they were given instead), and their
+    /// connections are closed.
+    #[cold]
+    #[inline(never)]
+    fn end_evicted(&mut self) {
+        for pipe in std::mem::take(&mut self.evicted) {
+            let made_by_connect = self
+                .pipes
+                .iter()
+                .any(|(id, e)| id == pipe && e.endpoint.is_some());
+            if made_by_connect {
+                // A connect keeps its pipe across reconnections; it stays,
+                // under the id it was given instead.
+                continue;
+            }
+            let (pattern, inbox, opts) = (&mut self.pattern, &mut self.inbox, &self.opts);
+            self.readers.remove(pipe, |pipe, payload| {
+                pattern.on_msg(pipe, payload, opts, inbox)
+            });
+            let Some(entry) = self.pipes.remove(pipe) else {
+                continue;
+            };
+            match &entry.writer {
+                PipeWriter::Inproc(w) => w.detach(),
+                PipeWriter::Engine(_) => {
+                    for &io in &self.io_used {
+                        self.ctx.send_io(
+                            io,
+                            Command::ClosePipe {
+                                socket: self.id,
+                                pipe,
+                            },
+                        );
+                    }
+                }
+            }
+            self.pattern.on_detach(pipe, true, &mut self.inbox);
+        }
     }
 
     /// While sending: learn about every new and dead pipe announced so far
@@ -1849,11 +1923,9 @@ struct Sink<'a> {
     readers: &'a mut Readers,
     inbox: &'a mut VecDeque<(PipeId, Payload)>,
     opts: &'a Options,
+    evicted: &'a mut Vec<PipeId>,
 }
 
-/// Applies one notice from a socket's in-ring: it updates the pipe table
-/// and the readers (a pipe that ends is drained first, through the pattern
-/// into the inbox).
 /// `ZMQ_PROBE_ROUTER`: the first message in a new pipe is an empty one.
 /// The pipe is new, so it has room.
 fn probe(pipes: &mut Pipes, pipe: PipeId, opts: &Options) {
@@ -1862,6 +1934,10 @@ fn probe(pipes: &mut Pipes, pipe: PipeId, opts: &Options) {
     }
 }
 
+/// Applies one notice from a socket's in-ring: it updates the pipe table
+/// and the readers (a pipe that ends is drained first, through the pattern
+/// into the inbox). A pipe a ROUTER hands over to a newer peer is noted in
+/// `evicted`, for the socket to end.
 fn apply(sink: &mut Sink<'_>, item: Inbound) {
     let Sink {
         pattern,
@@ -1869,6 +1945,7 @@ fn apply(sink: &mut Sink<'_>, item: Inbound) {
         readers,
         inbox,
         opts,
+        evicted,
     } = sink;
     match item {
         Inbound::Attached(a) => {
@@ -1888,7 +1965,7 @@ fn apply(sink: &mut Sink<'_>, item: Inbound) {
                         was_up: true,
                     },
                 );
-                pattern.on_attach(pipes, a.pipe, true);
+                evicted.extend(pattern.on_attach(pipes, a.pipe, true, opts));
                 probe(pipes, a.pipe, opts);
             } else {
                 tracing::debug!("PAIR socket already has a peer; extra peer refused");
@@ -1907,7 +1984,7 @@ fn apply(sink: &mut Sink<'_>, item: Inbound) {
                 e.connected = true;
                 e.was_up = true;
                 e.peer = Some(*peer);
-                pattern.on_attach(pipes, pipe, again);
+                evicted.extend(pattern.on_attach(pipes, pipe, again, opts));
             }
         }
         Inbound::Wired { pipe, peer } => {
@@ -1917,7 +1994,7 @@ fn apply(sink: &mut Sink<'_>, item: Inbound) {
                 e.peer = Some(*peer);
                 // Not fresh: what was queued before the bind (a SUB's
                 // subscriptions among it) is in the pipe.
-                pattern.on_attach(pipes, pipe, false);
+                evicted.extend(pattern.on_attach(pipes, pipe, false, opts));
             }
         }
         Inbound::Disconnected { pipe } => {

@@ -73,6 +73,14 @@ pub struct Options {
     /// with `HostUnreachable` instead of being dropped, and a full peer makes
     /// the send wait instead of dropping. Default off.
     pub router_mandatory: bool,
+    /// `ZMQ_ROUTER_HANDOVER` (ROUTER): a peer that connects with a routing
+    /// id already in use takes it over; the connection that had it is
+    /// closed (what it delivered is still received, under a generated id;
+    /// a connection this socket made with `connect` stays open under that
+    /// id, since a connect keeps its pipe across reconnections).
+    /// Off (the default), the newer peer gets a generated id instead
+    /// (libzmq ignores such a peer until the id is free).
+    pub router_handover: bool,
     /// `ZMQ_REQ_RELAXED` (REQ): a new request may be sent before the reply
     /// to the previous one arrived. Default off.
     pub req_relaxed: bool,
@@ -168,6 +176,7 @@ impl Default for Options {
             ipv6: false,
             handshake_ivl: Some(Duration::from_secs(30)),
             router_mandatory: false,
+            router_handover: false,
             req_relaxed: false,
             req_correlate: false,
             xpub_verbose: false,

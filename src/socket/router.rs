@@ -4,7 +4,11 @@
 //! A peer's routing id is the `Identity` it sent in its handshake
 //! (`ZMQ_ROUTING_ID` on its side) or, when it sent none (or one already in
 //! use here), an id generated as libzmq does: 5 bytes, a zero byte then a
-//! 32-bit big-endian counter started at a random value. A message for an
+//! 32-bit big-endian counter started at a random value. With
+//! `ZMQ_ROUTER_HANDOVER` a peer asking for an id in use takes it over and
+//! the connection that had it is closed, as in libzmq; without it, libzmq
+//! ignores such a peer until the id is free, where ringmq gives it a
+//! generated id (so its messages are not lost). A message for an
 //! unknown peer, or for one at its high-water mark, is dropped silently;
 //! with `ROUTER_MANDATORY` the send fails with [`Error::HostUnreachable`]
 //! for an unknown peer and waits (or times out) for a full one.
@@ -49,8 +53,16 @@ impl Router {
         }
     }
 
-    /// A peer attached or reconnected: give it a routing id.
-    pub(super) fn on_attach(&mut self, pipes: &Pipes, pipe: PipeId) {
+    /// A peer attached or reconnected: give it a routing id. With
+    /// `handover`, a peer asking for an id in use takes it, and the pipe
+    /// that had it (given a generated id meanwhile) is returned, to be
+    /// ended.
+    pub(super) fn on_attach(
+        &mut self,
+        pipes: &Pipes,
+        pipe: PipeId,
+        handover: bool,
+    ) -> Option<PipeId> {
         self.on_detach(pipe);
         let wanted = pipes
             .iter()
@@ -58,16 +70,28 @@ impl Router {
             .and_then(|(_, e)| e.peer.as_ref())
             .and_then(|p| p.identity.clone())
             .filter(|i| !i.is_empty());
+        let mut evicted = None;
         let id = match wanted {
-            Some(i) if !self.by_id.contains_key(&i) => i,
-            Some(i) => {
-                tracing::debug!(id = ?i, "routing id already in use; generating one");
-                self.generate()
-            }
+            Some(i) => match self.by_id.get(&i).copied() {
+                None => i,
+                Some(old) if handover => {
+                    tracing::debug!(id = ?i, "routing id handed over to a new peer");
+                    let other = self.generate();
+                    self.by_id.insert(other.clone(), old);
+                    self.by_pipe.insert(old, other);
+                    evicted = Some(old);
+                    i
+                }
+                Some(_) => {
+                    tracing::debug!(id = ?i, "routing id already in use; generating one");
+                    self.generate()
+                }
+            },
             None => self.generate(),
         };
         self.by_id.insert(id.clone(), pipe);
         self.by_pipe.insert(pipe, id);
+        evicted
     }
 
     /// A peer went away.
