@@ -552,3 +552,59 @@ fn router_handover_gives_the_id_to_the_newer_libzmq_peer() {
         second.set_linger(0).unwrap();
     }
 }
+
+#[test]
+fn xpub_nodrop_holds_messages_for_a_slow_libzmq_sub() {
+    let ctx = Context::new();
+    let publ = sock(&ctx, SocketType::Pub);
+    publ.set_sndhwm(4).unwrap();
+    publ.set_sndbuf(Some(16 * 1024)).unwrap();
+    publ.set_xpub_nodrop(true).unwrap();
+    let ep = publ.bind("tcp://127.0.0.1:*").unwrap();
+    let zctx = zmq::Context::new();
+    let sub = zsock(&zctx, zmq::SUB);
+    sub.set_rcvhwm(4).unwrap();
+    sub.set_rcvbuf(16 * 1024).unwrap();
+    sub.set_subscribe(b"").unwrap();
+    sub.connect(&ep).unwrap();
+    // Publish markers until the subscription is in.
+    loop {
+        publ.send(&[0xFF][..]).unwrap();
+        if sub.recv_bytes(zmq::DONTWAIT).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Then numbered messages until the subscriber, which reads nothing, is
+    // full: the send then fails rather than drop.
+    let body = vec![7u8; 16 * 1024];
+    let mut sent = 0u32;
+    loop {
+        let mut m = sent.to_be_bytes().to_vec();
+        m.extend_from_slice(&body);
+        match publ.try_send(m) {
+            Ok(()) => sent += 1,
+            Err(e) => {
+                assert!(matches!(e.error, Error::WouldBlock), "{:?}", e.error);
+                break;
+            }
+        }
+        assert!(sent < 1_000_000, "never full");
+    }
+    // A blocking send waits for room instead of dropping.
+    let sender = std::thread::spawn(move || {
+        publ.send(sent.to_be_bytes().to_vec()).unwrap();
+        publ
+    });
+    // Every numbered message arrives, in order, none missing.
+    let mut expect = 0;
+    while expect <= sent {
+        let m = sub.recv_bytes(0).unwrap();
+        if m == [0xFF] {
+            continue;
+        }
+        assert_eq!(u32::from_be_bytes(m[..4].try_into().unwrap()), expect);
+        expect += 1;
+    }
+    let _publ = sender.join().unwrap();
+}

@@ -699,3 +699,49 @@ fn router_handover_over_inproc_and_tcp() {
         Err(Error::NotSupported(_))
     ));
 }
+
+#[test]
+fn xpub_nodrop_refuses_rather_than_drops_and_is_pub_only() {
+    let ctx = Context::new();
+    let xpub = sock(&ctx, SocketType::XPub);
+    xpub.set_sndhwm(2).unwrap();
+    xpub.set_xpub_nodrop(true).unwrap();
+    xpub.bind("inproc://nodrop").unwrap();
+    let slow = sock(&ctx, SocketType::Sub);
+    slow.set_rcvhwm(2).unwrap();
+    slow.subscribe("a").unwrap();
+    slow.connect("inproc://nodrop").unwrap();
+    let other = sock(&ctx, SocketType::Sub);
+    other.subscribe("b").unwrap();
+    other.connect("inproc://nodrop").unwrap();
+    assert_eq!(&xpub.recv().unwrap()[..], b"\x01a");
+    assert_eq!(&xpub.recv().unwrap()[..], b"\x01b");
+    // The slow subscriber's pipe holds SNDHWM + RCVHWM = 4.
+    for i in 0..4 {
+        xpub.try_send(format!("a{i}")).unwrap();
+    }
+    let refused = xpub.try_send("a4").unwrap_err();
+    assert!(matches!(refused.error, Error::WouldBlock));
+    assert_eq!(&refused.msg[..], b"a4");
+    // Others are not held up by it.
+    xpub.try_send("b0").unwrap();
+    assert_eq!(&other.recv().unwrap()[..], b"b0");
+    assert!(matches!(
+        xpub.send_timeout("a4", Duration::from_millis(50))
+            .unwrap_err()
+            .error,
+        Error::Timeout
+    ));
+    assert_eq!(&slow.recv().unwrap()[..], b"a0");
+    xpub.try_send("a4").unwrap();
+    for i in 1..5 {
+        assert_eq!(slow.recv().unwrap(), Msg::from(format!("a{i}")));
+    }
+    for kind in [SocketType::Sub, SocketType::Push, SocketType::Router] {
+        let s = ctx.socket(kind).unwrap();
+        assert!(matches!(
+            s.set_xpub_nodrop(true),
+            Err(Error::NotSupported(_))
+        ));
+    }
+}

@@ -168,8 +168,22 @@ pub(crate) enum Routed {
     Sent,
     /// No peer has room now: wait and retry.
     Full(Payload),
+    /// The one peer the message is for has no room now: wait for room in
+    /// that pipe and retry.
+    FullAt(PipeId, Payload),
     /// Failed for good.
     Failed(Error, Payload),
+}
+
+/// What a blocked call waits for besides its in-ring's notices.
+#[derive(Clone, Copy, Debug)]
+enum Space {
+    /// Nothing more (a receive also waits for its pipes' rings).
+    None,
+    /// Room in any pipe.
+    AnyPipe,
+    /// Room in this pipe.
+    Pipe(PipeId),
 }
 
 /// A random-ish 32-bit seed (clock and stack address): for generated routing
@@ -264,10 +278,7 @@ impl Pattern {
             Pattern::Push => lb(push::send(pipes, payload, opts.immediate)),
             Pattern::Pair => lb(pair::send(pipes, payload, opts.immediate)),
             Pattern::Dealer => lb(dealer::send(pipes, payload, opts.immediate)),
-            Pattern::Pub(x) | Pattern::XPub(x) => {
-                x.send(pipes, payload);
-                Routed::Sent
-            }
+            Pattern::Pub(x) | Pattern::XPub(x) => x.send(pipes, payload, opts.xpub_nodrop),
             Pattern::XSub(x) => {
                 x.send(pipes, payload);
                 Routed::Sent
@@ -951,6 +962,43 @@ impl Socket {
         c.set(|o| o.router_handover = v)
     }
 
+    /// Sets `ZMQ_XPUB_NODROP` (see [`Options::xpub_nodrop`]); PUB and XPUB
+    /// only ([`Error::NotSupported`] for the others).
+    ///
+    /// ```
+    /// use ringmq::{Context, Error, SocketType};
+    /// let ctx = Context::new();
+    /// let publ = ctx.socket(SocketType::Pub)?;
+    /// publ.set_sndhwm(1)?;
+    /// publ.set_xpub_nodrop(true)?;
+    /// publ.bind("inproc://doc-nodrop")?;
+    /// let sub = ctx.socket(SocketType::Sub)?;
+    /// sub.set_rcvhwm(1)?;
+    /// sub.subscribe("")?;
+    /// sub.connect("inproc://doc-nodrop")?;
+    /// // Send until the subscriber's pipe is full: the send then fails
+    /// // instead of dropping the message.
+    /// let mut sent = 0;
+    /// let refused = loop {
+    ///     match publ.try_send("tick") {
+    ///         Ok(()) => sent += 1,
+    ///         Err(e) => break e.error,
+    ///     }
+    /// };
+    /// assert!(matches!(refused, Error::WouldBlock));
+    /// for _ in 0..sent {
+    ///     assert_eq!(&sub.recv()?[..], b"tick");
+    /// }
+    /// # Ok::<(), ringmq::Error>(())
+    /// ```
+    pub fn set_xpub_nodrop(&self, v: bool) -> Result<()> {
+        let mut c = self.core.borrow_mut();
+        if !matches!(c.kind, SocketType::Pub | SocketType::XPub) {
+            return Err(Error::NotSupported("ZMQ_XPUB_NODROP (PUB and XPUB only)"));
+        }
+        c.set(|o| o.xpub_nodrop = v)
+    }
+
     /// Sets `ZMQ_XPUB_VERBOSE` (see [`Options::xpub_verbose`]).
     pub fn set_xpub_verbose(&self, v: bool) -> Result<()> {
         self.core.borrow_mut().set(|o| o.xpub_verbose = v)
@@ -1564,19 +1612,23 @@ impl Core {
 
     /// Sleeps until a producer signals or the wait runs out. Returns false on
     /// timeout.
-    fn sleep(&mut self, wait: Wait, space_on_pipes: bool) -> Result<bool> {
+    fn sleep(&mut self, wait: Wait, space: Space) -> Result<bool> {
         let Wait::Until(deadline) = wait else {
             return Ok(false);
         };
         self.check_live()?;
         self.signal.arm();
         self.readers.release_all();
-        if space_on_pipes {
-            let n: Arc<dyn Notify> = self.signal.clone();
-            if !self.pipes.wait_for_room(&n) {
-                // Room appeared meanwhile: go round again.
-                return Ok(true);
-            }
+        let space_on_pipes = !matches!(space, Space::None);
+        let n: Arc<dyn Notify> = self.signal.clone();
+        let armed = match space {
+            Space::None => true,
+            Space::AnyPipe => self.pipes.wait_for_room(&n, self.opts.immediate),
+            Space::Pipe(pipe) => self.pipes.wait_for_room_at(pipe, &n),
+        };
+        if !armed {
+            // Room appeared meanwhile: go round again.
+            return Ok(true);
         }
         if !self.in_rx.prepare_sleep() {
             return Ok(true);
@@ -1637,7 +1689,7 @@ impl Core {
         }
         if want_out {
             let me: Arc<dyn Notify> = self.signal.clone();
-            if !self.pipes.wait_for_room(&me) {
+            if !self.pipes.wait_for_room(&me, self.opts.immediate) {
                 return false;
             }
         }
@@ -1772,15 +1824,22 @@ impl Core {
         let mut spin_since = None;
         loop {
             self.pump_for_send();
-            match self.pattern.send(&mut self.pipes, payload, &self.opts) {
+            let space = match self.pattern.send(&mut self.pipes, payload, &self.opts) {
                 Routed::Sent => return Ok(()),
-                Routed::Full(p) => payload = p,
+                Routed::Full(p) => {
+                    payload = p;
+                    Space::AnyPipe
+                }
+                Routed::FullAt(pipe, p) => {
+                    payload = p;
+                    Space::Pipe(pipe)
+                }
                 Routed::Failed(e, p) => return Err((e, p)),
-            }
+            };
             if !matches!(wait, Wait::No) && keep_spinning(&mut spins, &mut spin_since) {
                 continue;
             }
-            match self.sleep(wait, true) {
+            match self.sleep(wait, space) {
                 Ok(true) => continue,
                 Ok(false) => {
                     let e = if matches!(wait, Wait::No) {
@@ -1824,7 +1883,7 @@ impl Core {
             if !matches!(wait, Wait::No) && keep_spinning(&mut spins, &mut spin_since) {
                 continue;
             }
-            match self.sleep(wait, false)? {
+            match self.sleep(wait, Space::None)? {
                 true => continue,
                 false => {
                     return Err(if matches!(wait, Wait::No) {

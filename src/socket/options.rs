@@ -90,6 +90,12 @@ pub struct Options {
     /// `ZMQ_XPUB_VERBOSE` (XPUB): pass every subscribe to the application,
     /// not only the first for a topic. Default off.
     pub xpub_verbose: bool,
+    /// `ZMQ_XPUB_NODROP` (PUB, XPUB): a message goes to every matching
+    /// subscriber or to none. While one of them is at its high-water mark
+    /// a send waits for it (within SNDTIMEO), and a non-blocking send fails
+    /// with `WouldBlock`, instead of dropping the message for that
+    /// subscriber. Default off.
+    pub xpub_nodrop: bool,
     /// `ZMQ_PROBE_ROUTER` (ROUTER, DEALER, REQ): send an empty message to
     /// every peer as its connection is made or accepted, so that a ROUTER
     /// on the other side learns this socket's routing id before it has
@@ -180,6 +186,7 @@ impl Default for Options {
             req_relaxed: false,
             req_correlate: false,
             xpub_verbose: false,
+            xpub_nodrop: false,
             probe_router: false,
             heartbeat_ivl: None,
             heartbeat_timeout: None,

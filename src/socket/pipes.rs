@@ -116,29 +116,54 @@ impl Pipes {
     /// pipe). False when a pipe has room already (or the barrier failed):
     /// go round again instead of sleeping. With no pipe there is nothing to
     /// wait for here (a new pipe's notice wakes the socket).
-    pub(crate) fn wait_for_room(&self, n: &Arc<dyn Notify>) -> bool {
-        match self.entries.as_slice() {
-            [] => true,
-            [(_, e)] => e.writer.register_space_waiter(n.clone()),
-            list => {
-                for (i, (_, e)) in list.iter().enumerate() {
-                    if !e.writer.announce_space_wait(n) {
-                        for (_, e) in &list[..i] {
-                            e.writer.cancel_space_wait(n);
-                        }
-                        return false;
-                    }
+    ///
+    /// With `immediate`, only pipes whose connection is up count (the
+    /// others take no messages, so their room is no reason to go round).
+    pub(crate) fn wait_for_room(&self, n: &Arc<dyn Notify>, immediate: bool) -> bool {
+        let usable = |e: &&PipeEntry| !immediate || e.connected;
+        let mut list = self.entries.iter().map(|(_, e)| e).filter(usable);
+        let (Some(first), second) = (list.next(), list.next()) else {
+            return true;
+        };
+        let Some(second) = second else {
+            return first.writer.register_space_waiter(n.clone());
+        };
+        let all = || {
+            [first, second]
+                .into_iter()
+                .chain(self.entries.iter().map(|(_, e)| e).filter(usable).skip(2))
+        };
+        for (i, e) in all().enumerate() {
+            if !e.writer.announce_space_wait(n) {
+                for e in all().take(i) {
+                    e.writer.cancel_space_wait(n);
                 }
-                let ok = ring::sleep_barrier()
-                    && list.iter().all(|(_, e)| e.writer.confirm_space_wait(n));
-                if !ok {
-                    for (_, e) in list {
-                        e.writer.cancel_space_wait(n);
-                    }
-                }
-                ok
+                return false;
             }
         }
+        let ok = ring::sleep_barrier() && all().all(|e| e.writer.confirm_space_wait(n));
+        if !ok {
+            for e in all() {
+                e.writer.cancel_space_wait(n);
+            }
+        }
+        ok
+    }
+
+    /// Asks for `n` to be notified once pipe `id` has room. False when it
+    /// has room already or is gone: go round again instead of sleeping.
+    pub(crate) fn wait_for_room_at(&self, id: PipeId, n: &Arc<dyn Notify>) -> bool {
+        match self.position(id) {
+            Some(i) => self.entries[i].1.writer.register_space_waiter(n.clone()),
+            None => false,
+        }
+    }
+
+    /// Whether pipe `id` has room for a message now (a gone pipe counts as
+    /// having room: a write to it is dropped).
+    pub(crate) fn has_room_at(&self, id: PipeId) -> bool {
+        self.position(id)
+            .is_none_or(|i| self.entries[i].1.writer.has_room())
     }
 
     /// Distribution: writes a copy of the message to every pipe `pick`

@@ -140,7 +140,7 @@ impl Router {
             Err(PushError::Full(p)) if mandatory => {
                 let mut frames = p.into_frames();
                 frames.insert(0, id);
-                Routed::Full(Payload::from_frames(frames))
+                Routed::FullAt(pipe, Payload::from_frames(frames))
             }
             Err(PushError::Disconnected(p)) if mandatory => {
                 self.on_detach(pipe);

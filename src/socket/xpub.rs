@@ -8,7 +8,9 @@
 //! subscribing twice from one peer is one subscription). A send walks the
 //! trie once with the message's first frame and writes a copy to each
 //! matching pipe; a pipe at its high-water mark misses the message (it is
-//! dropped for that subscriber only, the send never waits).
+//! dropped for that subscriber only, the send never waits). With
+//! `XPUB_NODROP` a send instead waits (or fails with `WouldBlock`) until
+//! every matching subscriber has room.
 //!
 //! XPUB hands the application a subscription the first time any peer makes
 //! it, and a cancel when the last peer drops it (including peers that go
@@ -19,6 +21,7 @@ use std::collections::VecDeque;
 
 use super::pipes::Pipes;
 use super::trie::Trie;
+use super::Routed;
 use crate::msg::Msg;
 use crate::pipe::{Payload, PipeId};
 
@@ -82,20 +85,30 @@ impl XPub {
         });
     }
 
-    /// Sends to every matching subscriber, dropping for those that are full.
-    pub(super) fn send(&mut self, pipes: &mut Pipes, payload: Payload) {
+    /// Sends to every matching subscriber, dropping for those that are
+    /// full; with `nodrop` (`ZMQ_XPUB_NODROP`), sends to none of them while
+    /// one is full, and says which.
+    pub(super) fn send(&mut self, pipes: &mut Pipes, payload: Payload, nodrop: bool) -> Routed {
         if self.subs.is_empty() {
-            return;
+            return Routed::Sent;
         }
         self.matched.clear();
         let matched = &mut self.matched;
         self.subs.matches(payload.first(), |k| matched.push(k));
         if self.matched.is_empty() {
-            return;
+            return Routed::Sent;
         }
         self.matched.sort_unstable();
         self.matched.dedup();
+        if nodrop {
+            // Room only grows while this thread is not writing, so every
+            // pipe found with room here still has it below.
+            if let Some(&full) = self.matched.iter().find(|&&id| !pipes.has_room_at(id)) {
+                return Routed::FullAt(full, payload);
+            }
+        }
         let matched = &self.matched;
         pipes.send_dist(payload, |id, _| matched.binary_search(&id).is_ok());
+        Routed::Sent
     }
 }
