@@ -608,3 +608,34 @@ fn xpub_nodrop_holds_messages_for_a_slow_libzmq_sub() {
     }
     let _publ = sender.join().unwrap();
 }
+
+#[test]
+fn xpub_welcome_message_both_ways_with_libzmq() {
+    let ctx = Context::new();
+    let zctx = zmq::Context::new();
+    // A ringmq XPUB greets a libzmq SUB.
+    let xpub = sock(&ctx, SocketType::XPub);
+    xpub.set_xpub_welcome_msg(Some("WELCOME".into())).unwrap();
+    let ep = xpub.bind("tcp://127.0.0.1:*").unwrap();
+    let zsub = zsock(&zctx, zmq::SUB);
+    zsub.set_subscribe(b"WELCOME").unwrap();
+    zsub.connect(&ep).unwrap();
+    assert_eq!(&xpub.recv().unwrap()[..], b"\x01WELCOME");
+    assert_eq!(zsub.recv_bytes(0).unwrap(), b"WELCOME");
+    // A libzmq XPUB greets a ringmq SUB.
+    let zxpub = zsock(&zctx, zmq::XPUB);
+    zxpub.set_xpub_welcome_msg(Some("HELLO")).unwrap();
+    let ep = zbind(&zxpub);
+    let sub = sock(&ctx, SocketType::Sub);
+    sub.subscribe("HELLO").unwrap();
+    sub.connect(&ep).unwrap();
+    assert_eq!(zxpub.recv_bytes(0).unwrap(), b"\x01HELLO");
+    assert_eq!(&sub.recv().unwrap()[..], b"HELLO");
+    let s = ctx.socket(SocketType::Sub).unwrap();
+    assert!(matches!(
+        s.set_xpub_welcome_msg(Some("x".into())),
+        Err(Error::NotSupported(_))
+    ));
+    zsub.set_linger(0).unwrap();
+    zxpub.set_linger(0).unwrap();
+}

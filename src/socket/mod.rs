@@ -999,6 +999,34 @@ impl Socket {
         c.set(|o| o.xpub_nodrop = v)
     }
 
+    /// Sets `ZMQ_XPUB_WELCOME_MSG` (see [`Options::xpub_welcome_msg`]);
+    /// `None` sends none. PUB and XPUB only ([`Error::NotSupported`] for
+    /// the others).
+    ///
+    /// ```
+    /// use ringmq::{Context, SocketType};
+    /// let ctx = Context::new();
+    /// let xpub = ctx.socket(SocketType::XPub)?;
+    /// xpub.set_xpub_welcome_msg(Some("WELCOME".into()))?;
+    /// xpub.bind("inproc://doc-welcome")?;
+    /// let sub = ctx.socket(SocketType::Sub)?;
+    /// sub.subscribe("WELCOME")?;
+    /// sub.connect("inproc://doc-welcome")?;
+    /// // The XPUB sees the subscription; the subscriber is greeted.
+    /// assert_eq!(&xpub.recv()?[..], b"\x01WELCOME");
+    /// assert_eq!(&sub.recv()?[..], b"WELCOME");
+    /// # Ok::<(), ringmq::Error>(())
+    /// ```
+    pub fn set_xpub_welcome_msg(&self, welcome: Option<Bytes>) -> Result<()> {
+        let mut c = self.core.borrow_mut();
+        if !matches!(c.kind, SocketType::Pub | SocketType::XPub) {
+            return Err(Error::NotSupported(
+                "ZMQ_XPUB_WELCOME_MSG (PUB and XPUB only)",
+            ));
+        }
+        c.set(|o| o.xpub_welcome_msg = welcome.filter(|w| !w.is_empty()))
+    }
+
     /// Sets `ZMQ_XPUB_VERBOSE` (see [`Options::xpub_verbose`]).
     pub fn set_xpub_verbose(&self, v: bool) -> Result<()> {
         self.core.borrow_mut().set(|o| o.xpub_verbose = v)
@@ -1314,7 +1342,7 @@ impl Core {
                                 was_up: false,
                             },
                         );
-                        probe(&mut self.pipes, early.pipe, &self.opts);
+                        greet(&mut self.pipes, early.pipe, &self.opts);
                     }
                 }
                 self.connected.push((endpoint.to_owned(), None));
@@ -1339,7 +1367,7 @@ impl Core {
                 let _ = self
                     .pattern
                     .on_attach(&mut self.pipes, pipe, true, &self.opts);
-                probe(&mut self.pipes, pipe, &self.opts);
+                greet(&mut self.pipes, pipe, &self.opts);
                 let io = self.ctx.pick_io();
                 self.ctx.send_io(
                     io,
@@ -1985,11 +2013,15 @@ struct Sink<'a> {
     evicted: &'a mut Vec<PipeId>,
 }
 
-/// `ZMQ_PROBE_ROUTER`: the first message in a new pipe is an empty one.
-/// The pipe is new, so it has room.
-fn probe(pipes: &mut Pipes, pipe: PipeId, opts: &Options) {
+/// The first message in a new pipe: an empty one for `ZMQ_PROBE_ROUTER`,
+/// the welcome message for `ZMQ_XPUB_WELCOME_MSG`. The pipe is new, so it
+/// has room.
+fn greet(pipes: &mut Pipes, pipe: PipeId, opts: &Options) {
     if opts.probe_router {
         let _ = pipes.write_to(pipe, Payload::One(Msg::new()));
+    }
+    if let Some(welcome) = &opts.xpub_welcome_msg {
+        let _ = pipes.write_to(pipe, Payload::One(Msg::from_shared(welcome)));
     }
 }
 
@@ -2025,7 +2057,7 @@ fn apply(sink: &mut Sink<'_>, item: Inbound) {
                     },
                 );
                 evicted.extend(pattern.on_attach(pipes, a.pipe, true, opts));
-                probe(pipes, a.pipe, opts);
+                greet(pipes, a.pipe, opts);
             } else {
                 tracing::debug!("PAIR socket already has a peer; extra peer refused");
                 a.writer.detach();

@@ -96,6 +96,10 @@ pub struct Options {
     /// with `WouldBlock`, instead of dropping the message for that
     /// subscriber. Default off.
     pub xpub_nodrop: bool,
+    /// `ZMQ_XPUB_WELCOME_MSG` (PUB, XPUB): a message sent to each
+    /// subscriber as its connection is made or accepted (it reaches a SUB
+    /// that subscribes to it). Default `None`.
+    pub xpub_welcome_msg: Option<Bytes>,
     /// `ZMQ_PROBE_ROUTER` (ROUTER, DEALER, REQ): send an empty message to
     /// every peer as its connection is made or accepted, so that a ROUTER
     /// on the other side learns this socket's routing id before it has
@@ -187,6 +191,7 @@ impl Default for Options {
             req_correlate: false,
             xpub_verbose: false,
             xpub_nodrop: false,
+            xpub_welcome_msg: None,
             probe_router: false,
             heartbeat_ivl: None,
             heartbeat_timeout: None,
