@@ -323,3 +323,27 @@ fn options_reach_the_socket() {
         "None leaves the setting as it was"
     );
 }
+
+#[test]
+fn ipv6_option_makes_the_wildcard_dual_stack() {
+    let ctx = ringmq::Context::new();
+    let pull = ctx.socket(ringmq::SocketType::Pull).unwrap();
+    pull.set_rcvtimeo(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    assert!(!pull.ipv6());
+    pull.set_ipv6(true).unwrap();
+    assert!(pull.ipv6());
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        return; // no IPv6 on this machine
+    }
+    let ep = pull.bind("tcp://*:*").unwrap();
+    assert!(ep.starts_with("tcp://[::]:"), "{ep}");
+    let port = ep.rsplit(':').next().unwrap();
+    for host in ["127.0.0.1", "[::1]"] {
+        let push = ctx.socket(ringmq::SocketType::Push).unwrap();
+        push.set_ipv6(true).unwrap();
+        push.connect(&format!("tcp://{host}:{port}")).unwrap();
+        push.send(host).unwrap();
+        assert_eq!(&pull.recv().unwrap()[..], host.as_bytes());
+    }
+}

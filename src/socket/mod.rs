@@ -1062,6 +1062,17 @@ impl Socket {
         self.core.borrow_mut().set(|o| o.heartbeat_ttl = v)
     }
 
+    /// Sets `ZMQ_IPV6` (see [`Options::ipv6`]) for the binds and connects
+    /// made after the call.
+    pub fn set_ipv6(&self, v: bool) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.ipv6 = v)
+    }
+
+    /// `ZMQ_IPV6`.
+    pub fn ipv6(&self) -> bool {
+        self.core.borrow().opts.ipv6
+    }
+
     /// Sets `ZMQ_HANDSHAKE_IVL` (`None` = no limit).
     pub fn set_handshake_ivl(&self, v: Option<Duration>) -> Result<()> {
         self.core.borrow_mut().set(|o| o.handshake_ivl = v)
