@@ -745,3 +745,64 @@ fn xpub_nodrop_refuses_rather_than_drops_and_is_pub_only() {
         ));
     }
 }
+
+#[test]
+fn invert_matching_sends_and_keeps_what_matches_no_subscription() {
+    let ctx = Context::new();
+    for transport in ["inproc://invert", "tcp://127.0.0.1:*"] {
+        let publ = sock(&ctx, SocketType::Pub);
+        publ.set_invert_matching(true).unwrap();
+        let ep = publ.bind(transport).unwrap();
+        let quiet = sock(&ctx, SocketType::Sub);
+        quiet.set_invert_matching(true).unwrap();
+        quiet.subscribe("debug.").unwrap();
+        quiet.subscribe("trace.").unwrap();
+        quiet.connect(&ep).unwrap();
+        let all = sock(&ctx, SocketType::Sub);
+        all.set_invert_matching(true).unwrap();
+        all.connect(&ep).unwrap();
+        // Publish until both have joined (the marker matches no blacklist).
+        let (mut quiet_in, mut all_in) = (false, false);
+        while !(quiet_in && all_in) {
+            publ.send("sync").unwrap();
+            quiet_in |= quiet.recv_timeout(Duration::from_millis(10)).is_ok();
+            all_in |= all.recv_timeout(Duration::from_millis(10)).is_ok();
+        }
+        for m in ["debug.1", "info.2", "trace.3", "warn.4", "end"] {
+            publ.send(m).unwrap();
+        }
+        let mut got = Vec::new();
+        loop {
+            let m = quiet.recv().unwrap();
+            if &m[..] == b"sync" {
+                continue;
+            }
+            got.push(String::from_utf8_lossy(&m).into_owned());
+            if &m[..] == b"end" {
+                break;
+            }
+        }
+        assert_eq!(got, ["info.2", "warn.4", "end"], "{transport}");
+        let mut got = Vec::new();
+        loop {
+            let m = all.recv().unwrap();
+            got.push(String::from_utf8_lossy(&m).into_owned());
+            if &m[..] == b"end" {
+                break;
+            }
+        }
+        let got: Vec<_> = got.into_iter().filter(|m| m != "sync").collect();
+        assert_eq!(
+            got,
+            ["debug.1", "info.2", "trace.3", "warn.4", "end"],
+            "{transport}"
+        );
+    }
+    for kind in [SocketType::XSub, SocketType::Push, SocketType::Dealer] {
+        let s = ctx.socket(kind).unwrap();
+        assert!(matches!(
+            s.set_invert_matching(true),
+            Err(Error::NotSupported(_))
+        ));
+    }
+}

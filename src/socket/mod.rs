@@ -278,7 +278,9 @@ impl Pattern {
             Pattern::Push => lb(push::send(pipes, payload, opts.immediate)),
             Pattern::Pair => lb(pair::send(pipes, payload, opts.immediate)),
             Pattern::Dealer => lb(dealer::send(pipes, payload, opts.immediate)),
-            Pattern::Pub(x) | Pattern::XPub(x) => x.send(pipes, payload, opts.xpub_nodrop),
+            Pattern::Pub(x) | Pattern::XPub(x) => {
+                x.send(pipes, payload, opts.xpub_nodrop, opts.invert_matching)
+            }
             Pattern::XSub(x) => {
                 x.send(pipes, payload);
                 Routed::Sent
@@ -305,7 +307,9 @@ impl Pattern {
     ) {
         match self {
             Pattern::Pub(x) | Pattern::XPub(x) => x.on_msg(pipe, payload, opts.xpub_verbose, inbox),
-            Pattern::Sub(x) | Pattern::XSub(x) => x.on_msg(pipe, payload, inbox),
+            Pattern::Sub(x) | Pattern::XSub(x) => {
+                x.on_msg(pipe, payload, opts.invert_matching, inbox)
+            }
             Pattern::Router(r) => r.on_msg(pipe, payload, inbox),
             // Messages to a socket that cannot receive are dropped (a peer
             // of a send-only socket has nothing to say).
@@ -1025,6 +1029,35 @@ impl Socket {
             ));
         }
         c.set(|o| o.xpub_welcome_msg = welcome.filter(|w| !w.is_empty()))
+    }
+
+    /// Sets `ZMQ_INVERT_MATCHING` (see [`Options::invert_matching`]); PUB,
+    /// XPUB and SUB only ([`Error::NotSupported`] for the others).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ringmq::{Context, SocketType};
+    /// let ctx = Context::new();
+    /// let publ = ctx.socket(SocketType::Pub)?;
+    /// publ.set_invert_matching(true)?;
+    /// publ.bind("inproc://doc-invert")?;
+    /// let sub = ctx.socket(SocketType::Sub)?;
+    /// sub.set_invert_matching(true)?;
+    /// sub.subscribe("debug.")?; // everything but debug messages
+    /// sub.connect("inproc://doc-invert")?;
+    /// publ.send("debug.x")?;
+    /// publ.send("info.y")?;
+    /// assert_eq!(&sub.recv_timeout(Duration::from_secs(5))?[..], b"info.y");
+    /// # Ok::<(), ringmq::Error>(())
+    /// ```
+    pub fn set_invert_matching(&self, v: bool) -> Result<()> {
+        let mut c = self.core.borrow_mut();
+        if !matches!(c.kind, SocketType::Pub | SocketType::XPub | SocketType::Sub) {
+            return Err(Error::NotSupported(
+                "ZMQ_INVERT_MATCHING (PUB, XPUB and SUB only)",
+            ));
+        }
+        c.set(|o| o.invert_matching = v)
     }
 
     /// Sets `ZMQ_XPUB_VERBOSE` (see [`Options::xpub_verbose`]).

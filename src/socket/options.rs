@@ -90,6 +90,12 @@ pub struct Options {
     /// `ZMQ_XPUB_VERBOSE` (XPUB): pass every subscribe to the application,
     /// not only the first for a topic. Default off.
     pub xpub_verbose: bool,
+    /// `ZMQ_INVERT_MATCHING` (PUB, XPUB, SUB): subscriptions become a
+    /// blacklist. A publisher sends each message to the peers whose
+    /// subscriptions do not match it, and a SUB keeps the messages that
+    /// match none of its subscriptions. Set it on both ends, as with
+    /// libzmq. Default off.
+    pub invert_matching: bool,
     /// `ZMQ_XPUB_NODROP` (PUB, XPUB): a message goes to every matching
     /// subscriber or to none. While one of them is at its high-water mark
     /// a send waits for it (within SNDTIMEO), and a non-blocking send fails
@@ -190,6 +196,7 @@ impl Default for Options {
             req_relaxed: false,
             req_correlate: false,
             xpub_verbose: false,
+            invert_matching: false,
             xpub_nodrop: false,
             xpub_welcome_msg: None,
             probe_router: false,

@@ -10,7 +10,8 @@
 //! matching pipe; a pipe at its high-water mark misses the message (it is
 //! dropped for that subscriber only, the send never waits). With
 //! `XPUB_NODROP` a send instead waits (or fails with `WouldBlock`) until
-//! every matching subscriber has room.
+//! every matching subscriber has room. With `INVERT_MATCHING` a message goes
+//! to the peers whose subscriptions do *not* match it instead.
 //!
 //! XPUB hands the application a subscription the first time any peer makes
 //! it, and a cancel when the last peer drops it (including peers that go
@@ -85,30 +86,42 @@ impl XPub {
         });
     }
 
-    /// Sends to every matching subscriber, dropping for those that are
-    /// full; with `nodrop` (`ZMQ_XPUB_NODROP`), sends to none of them while
-    /// one is full, and says which.
-    pub(super) fn send(&mut self, pipes: &mut Pipes, payload: Payload, nodrop: bool) -> Routed {
-        if self.subs.is_empty() {
+    /// Sends to every matching subscriber (with `invert`, to every peer
+    /// that does not match), dropping for those that are full; with
+    /// `nodrop` (`ZMQ_XPUB_NODROP`), sends to none of them while one is
+    /// full, and says which.
+    pub(super) fn send(
+        &mut self,
+        pipes: &mut Pipes,
+        payload: Payload,
+        nodrop: bool,
+        invert: bool,
+    ) -> Routed {
+        if self.subs.is_empty() && !invert {
             return Routed::Sent;
         }
         self.matched.clear();
         let matched = &mut self.matched;
         self.subs.matches(payload.first(), |k| matched.push(k));
-        if self.matched.is_empty() {
+        if self.matched.is_empty() && !invert {
             return Routed::Sent;
         }
         self.matched.sort_unstable();
         self.matched.dedup();
+        let matched = &self.matched;
+        let target = |id: PipeId| matched.binary_search(&id).is_ok() != invert;
         if nodrop {
             // Room only grows while this thread is not writing, so every
             // pipe found with room here still has it below.
-            if let Some(&full) = self.matched.iter().find(|&&id| !pipes.has_room_at(id)) {
+            let full = pipes
+                .iter()
+                .map(|(id, _)| id)
+                .find(|&id| target(id) && !pipes.has_room_at(id));
+            if let Some(full) = full {
                 return Routed::FullAt(full, payload);
             }
         }
-        let matched = &self.matched;
-        pipes.send_dist(payload, |id, _| matched.binary_search(&id).is_ok());
+        pipes.send_dist(payload, |id, _| target(id));
         Routed::Sent
     }
 }

@@ -50,14 +50,16 @@ impl XSub {
         }
     }
 
-    /// A message from a publisher.
+    /// A message from a publisher (with `invert`, a SUB keeps what matches
+    /// none of its subscriptions instead).
     pub(super) fn on_msg(
         &mut self,
         pipe: PipeId,
         payload: Payload,
+        invert: bool,
         inbox: &mut VecDeque<(PipeId, Payload)>,
     ) {
-        if !self.filter || self.subs.matches_any(payload.first()) {
+        if !self.filter || self.subs.matches_any(payload.first()) != invert {
             inbox.push_back((pipe, payload));
         }
     }
