@@ -639,3 +639,46 @@ fn xpub_welcome_message_both_ways_with_libzmq() {
     zsub.set_linger(0).unwrap();
     zxpub.set_linger(0).unwrap();
 }
+
+#[test]
+fn connect_routing_id_names_a_libzmq_router_peer() {
+    let zctx = zmq::Context::new();
+    let zserver = zsock(&zctx, zmq::ROUTER);
+    zserver.set_identity(b"announced").unwrap();
+    let ep = zbind(&zserver);
+    let ctx = Context::new();
+    let client = sock(&ctx, SocketType::Router);
+    client.set_routing_id("client").unwrap();
+    client.set_router_mandatory(true).unwrap();
+    client.set_connect_routing_id("server-1").unwrap();
+    client.connect(&ep).unwrap();
+    // Routable at once under the id given, before the connection is up.
+    client.send_multipart([&b"server-1"[..], b"hello"]).unwrap();
+    assert_eq!(
+        zstrs(&zserver.recv_multipart(0).unwrap()),
+        ["client", "hello"]
+    );
+    zserver.send_multipart(["client", "back"], 0).unwrap();
+    assert_eq!(
+        strs(&client.recv_multipart().unwrap()),
+        ["server-1", "back"]
+    );
+    // The id is used up by that connect; while the peer has it, it cannot
+    // be given again.
+    assert!(client.options().connect_routing_id.is_none());
+    client.set_connect_routing_id("server-1").unwrap();
+    assert!(matches!(
+        client.connect(&ep),
+        Err(Error::InvalidOption { .. })
+    ));
+    let dealer = ctx.socket(SocketType::Dealer).unwrap();
+    assert!(matches!(
+        dealer.set_connect_routing_id("x"),
+        Err(Error::NotSupported(_))
+    ));
+    assert!(matches!(
+        client.set_connect_routing_id(&b"\0x"[..]),
+        Err(Error::InvalidOption { .. })
+    ));
+    zserver.set_linger(0).unwrap();
+}

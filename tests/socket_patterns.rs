@@ -806,3 +806,19 @@ fn invert_matching_sends_and_keeps_what_matches_no_subscription() {
         ));
     }
 }
+
+#[test]
+fn connect_routing_id_before_an_inproc_bind() {
+    let ctx = Context::new();
+    let client = sock(&ctx, SocketType::Router);
+    client.set_routing_id("c").unwrap();
+    client.set_router_mandatory(true).unwrap();
+    client.set_connect_routing_id("s").unwrap();
+    client.connect("inproc://connect-id-early").unwrap();
+    client.send_multipart([&b"s"[..], b"queued"]).unwrap();
+    let server = sock(&ctx, SocketType::Router);
+    server.bind("inproc://connect-id-early").unwrap();
+    assert_eq!(strs(&server.recv_multipart().unwrap()), ["c", "queued"]);
+    server.send_multipart([&b"c"[..], b"answer"]).unwrap();
+    assert_eq!(strs(&client.recv_multipart().unwrap()), ["s", "answer"]);
+}

@@ -1060,6 +1060,40 @@ impl Socket {
         c.set(|o| o.invert_matching = v)
     }
 
+    /// Sets `ZMQ_CONNECT_ROUTING_ID` (see
+    /// [`Options::connect_routing_id`]): the routing id this ROUTER gives
+    /// the peer of its next `connect` (1 to 255 bytes, not starting with a
+    /// zero byte). ROUTER only ([`Error::NotSupported`] for the others); a
+    /// `connect` fails with [`Error::InvalidOption`] while a peer has the id.
+    ///
+    /// ```
+    /// use ringmq::{Context, SocketType};
+    /// let ctx = Context::new();
+    /// let server = ctx.socket(SocketType::Router)?;
+    /// server.set_routing_id("server")?;
+    /// server.bind("inproc://doc-connect-id")?;
+    /// let client = ctx.socket(SocketType::Router)?;
+    /// client.set_connect_routing_id("the-server")?;
+    /// client.connect("inproc://doc-connect-id")?;
+    /// // The client names its peer at once, whatever id the peer announces.
+    /// client.send_multipart(["the-server", "hello"])?;
+    /// let got = server.recv_multipart()?;
+    /// assert_eq!(&got[1][..], b"hello");
+    /// # Ok::<(), ringmq::Error>(())
+    /// ```
+    pub fn set_connect_routing_id(&self, id: impl Into<Bytes>) -> Result<()> {
+        let id = id.into();
+        options::check_routing_id(&id).map_err(|_| Error::InvalidOption {
+            option: "ZMQ_CONNECT_ROUTING_ID",
+            reason: "must be 1 to 255 bytes long, not starting with a zero byte",
+        })?;
+        let mut c = self.core.borrow_mut();
+        if c.kind != SocketType::Router {
+            return Err(Error::NotSupported("ZMQ_CONNECT_ROUTING_ID (ROUTER only)"));
+        }
+        c.set(|o| o.connect_routing_id = Some(id))
+    }
+
     /// Sets `ZMQ_XPUB_VERBOSE` (see [`Options::xpub_verbose`]).
     pub fn set_xpub_verbose(&self, v: bool) -> Result<()> {
         self.core.borrow_mut().set(|o| o.xpub_verbose = v)
@@ -1261,15 +1295,27 @@ impl Core {
     /// applied here, since this thread is the one that would have to make
     /// room in our in-ring. A `connect` passes its `endpoint`, recorded on
     /// our new pipes so `disconnect` finds them.
-    fn attach_inproc(&mut self, wiring: inproc::Wiring, endpoint: Option<&str>) {
+    fn attach_inproc(
+        &mut self,
+        wiring: inproc::Wiring,
+        endpoint: Option<&str>,
+        assigned: Option<Bytes>,
+    ) {
         for item in wiring.deliver() {
             let pipe = match &item {
                 Inbound::Attached(a) => Some(a.pipe),
                 _ => None,
             };
             self.apply_item(item);
-            if let (Some(ep), Some(e)) = (endpoint, pipe.and_then(|p| self.pipes.get_mut(p))) {
+            let Some(pipe) = pipe else { continue };
+            if let (Some(ep), Some(e)) = (endpoint, self.pipes.get_mut(pipe)) {
                 e.endpoint = Some(ep.to_owned());
+                if assigned.is_some() {
+                    e.assigned_id = assigned.clone();
+                    let _ = self
+                        .pattern
+                        .on_attach(&mut self.pipes, pipe, false, &self.opts);
+                }
             }
         }
     }
@@ -1293,7 +1339,7 @@ impl Core {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .bind(name, me)?;
-                self.attach_inproc(wiring, None);
+                self.attach_inproc(wiring, None, None);
                 self.bound.push((endpoint.to_owned(), None));
                 endpoint.to_owned()
             }
@@ -1360,6 +1406,17 @@ impl Core {
         if self.kind == SocketType::Pair && !self.pipes.is_empty() {
             return Err(Error::WrongState("a PAIR socket has one peer"));
         }
+        let assigned = self.opts.connect_routing_id.clone();
+        if let (Some(id), Pattern::Router(r)) = (&assigned, &self.pattern) {
+            if r.knows(id) {
+                return Err(Error::InvalidOption {
+                    option: "ZMQ_CONNECT_ROUTING_ID",
+                    reason: "a peer already has that routing id",
+                });
+            }
+        }
+        // The id names the peer of this connect only, as in libzmq.
+        self.opts.connect_routing_id = None;
         match ep {
             Endpoint::Inproc(name) => {
                 let me = self.inproc_peer();
@@ -1371,7 +1428,9 @@ impl Core {
                     .unwrap_or_else(|e| e.into_inner())
                     .connect(&name, me)?;
                 match connected {
-                    inproc::Connected::Now(wiring) => self.attach_inproc(wiring, Some(endpoint)),
+                    inproc::Connected::Now(wiring) => {
+                        self.attach_inproc(wiring, Some(endpoint), assigned.clone())
+                    }
                     inproc::Connected::Early(early) => {
                         // Not bound yet: messages queue in the pipe (up to
                         // the marks) until the bind, as with libzmq.
@@ -1384,8 +1443,18 @@ impl Core {
                                 connected: false,
                                 endpoint: Some(endpoint.to_owned()),
                                 was_up: false,
+                                assigned_id: assigned.clone(),
                             },
                         );
+                        if assigned.is_some() {
+                            // Routable by its assigned id at once.
+                            let _ = self.pattern.on_attach(
+                                &mut self.pipes,
+                                early.pipe,
+                                false,
+                                &self.opts,
+                            );
+                        }
                         greet(&mut self.pipes, early.pipe, &self.opts);
                     }
                 }
@@ -1404,10 +1473,12 @@ impl Core {
                         connected: false,
                         endpoint: Some(endpoint.to_owned()),
                         was_up: false,
+                        assigned_id: assigned.clone(),
                     },
                 );
                 // SUB/XSUB: the subscriptions so far, for the first connection.
-                // (No peer yet, so no routing id to hand over.)
+                // (No peer yet, and an assigned id is free: nothing to hand
+                // over.)
                 let _ = self
                     .pattern
                     .on_attach(&mut self.pipes, pipe, true, &self.opts);
@@ -2098,6 +2169,7 @@ fn apply(sink: &mut Sink<'_>, item: Inbound) {
                         connected: true,
                         endpoint: None,
                         was_up: true,
+                        assigned_id: None,
                     },
                 );
                 evicted.extend(pattern.on_attach(pipes, a.pipe, true, opts));

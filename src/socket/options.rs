@@ -81,6 +81,10 @@ pub struct Options {
     /// Off (the default), the newer peer gets a generated id instead
     /// (libzmq ignores such a peer until the id is free).
     pub router_handover: bool,
+    /// `ZMQ_CONNECT_ROUTING_ID` (ROUTER): the routing id to give the peer of
+    /// the next `connect`, in place of the one it announces; the connect
+    /// uses it up. Default `None`.
+    pub connect_routing_id: Option<Bytes>,
     /// `ZMQ_REQ_RELAXED` (REQ): a new request may be sent before the reply
     /// to the previous one arrived. Default off.
     pub req_relaxed: bool,
@@ -193,6 +197,7 @@ impl Default for Options {
             handshake_ivl: Some(Duration::from_secs(30)),
             router_mandatory: false,
             router_handover: false,
+            connect_routing_id: None,
             req_relaxed: false,
             req_correlate: false,
             xpub_verbose: false,

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use smallvec::SmallVec;
 
 use crate::pipe::{Payload, PipeId, PipeWriter};
@@ -22,6 +23,9 @@ pub(crate) struct PipeEntry {
     pub(crate) endpoint: Option<String>,
     /// Whether its connection has been up at some time.
     pub(crate) was_up: bool,
+    /// ROUTER: the routing id given to this peer by
+    /// `ZMQ_CONNECT_ROUTING_ID`, in place of the one it announces.
+    pub(crate) assigned_id: Option<Bytes>,
 }
 
 /// A socket's pipes, in attach order for round robin. A socket has few

@@ -1,10 +1,12 @@
 //! ROUTER: fair-queued in with the sender's routing id prepended as the first
 //! frame; out, the first frame names the peer to route the rest to.
 //!
-//! A peer's routing id is the `Identity` it sent in its handshake
-//! (`ZMQ_ROUTING_ID` on its side) or, when it sent none (or one already in
-//! use here), an id generated as libzmq does: 5 bytes, a zero byte then a
-//! 32-bit big-endian counter started at a random value. With
+//! A peer's routing id is the one this socket gave it
+//! (`ZMQ_CONNECT_ROUTING_ID` before the `connect`), else the `Identity` it
+//! sent in its handshake (`ZMQ_ROUTING_ID` on its side), else (none sent,
+//! or one already in use here) an id generated as libzmq does: 5 bytes, a
+//! zero byte then a 32-bit big-endian counter started at a random value.
+//! With
 //! `ZMQ_ROUTER_HANDOVER` a peer asking for an id in use takes it over and
 //! the connection that had it is closed, as in libzmq; without it, libzmq
 //! ignores such a peer until the id is free, where ringmq gives it a
@@ -67,8 +69,11 @@ impl Router {
         let wanted = pipes
             .iter()
             .find(|(id, _)| *id == pipe)
-            .and_then(|(_, e)| e.peer.as_ref())
-            .and_then(|p| p.identity.clone())
+            .and_then(|(_, e)| {
+                e.assigned_id
+                    .clone()
+                    .or_else(|| e.peer.as_ref().and_then(|p| p.identity.clone()))
+            })
             .filter(|i| !i.is_empty());
         let mut evicted = None;
         let id = match wanted {
