@@ -221,3 +221,32 @@ fn ringmq_plain_client_against_a_libzmq_plain_server_with_zap() {
     wrong.set_linger(Some(Duration::ZERO)).unwrap();
     server.set_linger(0).unwrap();
 }
+
+#[test]
+fn a_panicking_authenticator_refuses_the_peer_and_the_socket_carries_on() {
+    let ctx = Context::new();
+    let server = sock(&ctx, SocketType::Pull);
+    server
+        .set_mechanism(Mechanism::plain_server(|c| {
+            if c.username == b"boom" {
+                panic!("authenticator bug");
+            }
+            Ok(String::from_utf8_lossy(c.username).into_owned())
+        }))
+        .unwrap();
+    let mut mon = server.monitor().unwrap();
+    let ep = server.bind("tcp://127.0.0.1:*").unwrap();
+    let bad = sock(&ctx, SocketType::Push);
+    bad.set_mechanism(Mechanism::plain_client("boom", ""))
+        .unwrap();
+    bad.set_reconnect_ivl(None).unwrap();
+    bad.connect(&ep).unwrap();
+    let detail = wait_for(&mut mon, MonitorEventKind::HandshakeFailed).unwrap();
+    assert!(detail.contains("500"), "{detail}");
+    let good = sock(&ctx, SocketType::Push);
+    good.set_mechanism(Mechanism::plain_client("alice", ""))
+        .unwrap();
+    good.connect(&ep).unwrap();
+    good.send("still served").unwrap();
+    assert_eq!(&server.recv().unwrap()[..], b"still served");
+}

@@ -329,7 +329,14 @@ impl Handshaker for PlainServerHandshake {
                     password: &password,
                     peer_address: ctx.peer_address,
                 };
-                match (self.authenticator)(&creds) {
+                // The check is the application's code: a panic in it
+                // refuses this peer (500) instead of ending the thread that
+                // runs the handshake.
+                let verdict = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    (self.authenticator)(&creds)
+                }))
+                .unwrap_or(Err(AuthStatus::INTERNAL));
+                match verdict {
                     Ok(user_id) => {
                         self.user_id = Some(user_id);
                         encode_command(out, CommandName::Welcome.as_bytes(), &[]);
