@@ -682,3 +682,52 @@ fn connect_routing_id_names_a_libzmq_router_peer() {
     ));
     zserver.set_linger(0).unwrap();
 }
+
+#[test]
+fn xpub_manual_grants_subscriptions_per_libzmq_peer() {
+    let ctx = Context::new();
+    let xpub = sock(&ctx, SocketType::XPub);
+    xpub.set_xpub_manual(true).unwrap();
+    // Nothing received yet: nobody to subscribe for.
+    assert!(matches!(xpub.subscribe("x"), Err(Error::WrongState(_))));
+    let ep = xpub.bind("tcp://127.0.0.1:*").unwrap();
+    let zctx = zmq::Context::new();
+    let alice = zsock(&zctx, zmq::SUB);
+    alice.set_subscribe(b"news").unwrap();
+    alice.connect(&ep).unwrap();
+    // Every subscription reaches the application, duplicates included.
+    assert_eq!(&xpub.recv().unwrap()[..], b"\x01news");
+    xpub.subscribe("news.public").unwrap();
+    let bob = zsock(&zctx, zmq::SUB);
+    bob.set_subscribe(b"news").unwrap();
+    bob.connect(&ep).unwrap();
+    assert_eq!(&xpub.recv().unwrap()[..], b"\x01news");
+    xpub.subscribe("news").unwrap();
+    for m in ["news.secret", "news.public", "other"] {
+        xpub.send(m).unwrap();
+    }
+    // Alice was granted the public news only, Bob all news.
+    assert_eq!(alice.recv_bytes(0).unwrap(), b"news.public");
+    assert_eq!(bob.recv_bytes(0).unwrap(), b"news.secret");
+    assert_eq!(bob.recv_bytes(0).unwrap(), b"news.public");
+    alice.set_rcvtimeo(100).unwrap();
+    bob.set_rcvtimeo(100).unwrap();
+    assert!(alice.recv_bytes(0).is_err());
+    assert!(bob.recv_bytes(0).is_err());
+    // Bob's cancel reaches the application, which revokes his grant.
+    bob.set_unsubscribe(b"news").unwrap();
+    assert_eq!(&xpub.recv().unwrap()[..], b"\x00news");
+    xpub.unsubscribe("news").unwrap();
+    xpub.send("news.public").unwrap();
+    assert_eq!(alice.recv_bytes(0).unwrap(), b"news.public");
+    assert!(bob.recv_bytes(0).is_err());
+    let plain = ctx.socket(SocketType::XPub).unwrap();
+    assert!(matches!(plain.subscribe("x"), Err(Error::NotSupported(_))));
+    let publ = ctx.socket(SocketType::Pub).unwrap();
+    assert!(matches!(
+        publ.set_xpub_manual(true),
+        Err(Error::NotSupported(_))
+    ));
+    alice.set_linger(0).unwrap();
+    bob.set_linger(0).unwrap();
+}

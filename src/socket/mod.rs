@@ -306,7 +306,9 @@ impl Pattern {
         inbox: &mut VecDeque<(PipeId, Payload)>,
     ) {
         match self {
-            Pattern::Pub(x) | Pattern::XPub(x) => x.on_msg(pipe, payload, opts.xpub_verbose, inbox),
+            Pattern::Pub(x) | Pattern::XPub(x) => {
+                x.on_msg(pipe, payload, opts.xpub_verbose, opts.xpub_manual, inbox)
+            }
             Pattern::Sub(x) | Pattern::XSub(x) => {
                 x.on_msg(pipe, payload, opts.invert_matching, inbox)
             }
@@ -381,6 +383,10 @@ impl Pattern {
         match self {
             Pattern::Req(r) => r.deliver(pipe, payload, opts.req_correlate),
             Pattern::Rep(r) => r.deliver(pipe, payload),
+            Pattern::XPub(x) => {
+                x.delivered(pipe);
+                Some(payload)
+            }
             _ => Some(payload),
         }
     }
@@ -879,6 +885,9 @@ impl Socket {
     /// reach publishers asynchronously (a PUB drops what nobody has
     /// subscribed to yet), and are sent again after a reconnect.
     ///
+    /// On an XPUB with `ZMQ_XPUB_MANUAL` ([`Socket::set_xpub_manual`]), it
+    /// subscribes the peer of the last message received instead.
+    ///
     /// ```
     /// use std::time::Duration;
     /// use ringmq::{Context, SocketType};
@@ -904,7 +913,8 @@ impl Socket {
     }
 
     /// SUB: drops one subscription made with [`Socket::subscribe`]; libzmq's
-    /// `ZMQ_UNSUBSCRIBE`.
+    /// `ZMQ_UNSUBSCRIBE`. On an XPUB with `ZMQ_XPUB_MANUAL`, drops a
+    /// subscription of the peer of the last message received.
     pub fn unsubscribe(&self, prefix: impl AsRef<[u8]>) -> Result<()> {
         self.core.borrow_mut().subscription(false, prefix.as_ref())
     }
@@ -1094,6 +1104,35 @@ impl Socket {
         c.set(|o| o.connect_routing_id = Some(id))
     }
 
+    /// Sets `ZMQ_XPUB_MANUAL` (see [`Options::xpub_manual`]); XPUB only
+    /// ([`Error::NotSupported`] for the others).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ringmq::{Context, SocketType};
+    /// let ctx = Context::new();
+    /// let xpub = ctx.socket(SocketType::XPub)?;
+    /// xpub.set_xpub_manual(true)?;
+    /// xpub.bind("inproc://doc-manual")?;
+    /// let sub = ctx.socket(SocketType::Sub)?;
+    /// sub.subscribe("prices.")?;
+    /// sub.connect("inproc://doc-manual")?;
+    /// // The subscription reaches the application, which grants another.
+    /// assert_eq!(&xpub.recv()?[..], b"\x01prices.");
+    /// xpub.subscribe("prices.eur")?;
+    /// xpub.send("prices.usd 1.0")?; // not granted: not sent
+    /// xpub.send("prices.eur 0.9")?;
+    /// assert_eq!(&sub.recv_timeout(Duration::from_secs(5))?[..], b"prices.eur 0.9");
+    /// # Ok::<(), ringmq::Error>(())
+    /// ```
+    pub fn set_xpub_manual(&self, v: bool) -> Result<()> {
+        let mut c = self.core.borrow_mut();
+        if c.kind != SocketType::XPub {
+            return Err(Error::NotSupported("ZMQ_XPUB_MANUAL (XPUB only)"));
+        }
+        c.set(|o| o.xpub_manual = v)
+    }
+
     /// Sets `ZMQ_XPUB_VERBOSE` (see [`Options::xpub_verbose`]).
     pub fn set_xpub_verbose(&self, v: bool) -> Result<()> {
         self.core.borrow_mut().set(|o| o.xpub_verbose = v)
@@ -1230,6 +1269,19 @@ impl Core {
     fn subscription(&mut self, subscribe: bool, prefix: &[u8]) -> Result<()> {
         self.check_live()?;
         self.pump_for_send();
+        if let Pattern::XPub(x) = &mut self.pattern {
+            if !self.opts.xpub_manual {
+                return Err(Error::NotSupported(
+                    "an XPUB subscribes its peers only with ZMQ_XPUB_MANUAL",
+                ));
+            }
+            if !x.manual(subscribe, prefix) {
+                return Err(Error::WrongState(
+                    "ZMQ_XPUB_MANUAL: no message received from a peer still connected",
+                ));
+            }
+            return Ok(());
+        }
         let Pattern::Sub(x) = &mut self.pattern else {
             return Err(Error::NotSupported(
                 "only SUB sockets subscribe (an XSUB sends subscription messages)",

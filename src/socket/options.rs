@@ -106,6 +106,11 @@ pub struct Options {
     /// with `WouldBlock`, instead of dropping the message for that
     /// subscriber. Default off.
     pub xpub_nodrop: bool,
+    /// `ZMQ_XPUB_MANUAL` (XPUB): subscriptions from peers are handed to the
+    /// application (every one) but not applied; the application applies
+    /// what it grants with `subscribe`/`unsubscribe` on the XPUB, which act
+    /// for the peer of the last message it received. Default off.
+    pub xpub_manual: bool,
     /// `ZMQ_XPUB_WELCOME_MSG` (PUB, XPUB): a message sent to each
     /// subscriber as its connection is made or accepted (it reaches a SUB
     /// that subscribes to it). Default `None`.
@@ -203,6 +208,7 @@ impl Default for Options {
             xpub_verbose: false,
             invert_matching: false,
             xpub_nodrop: false,
+            xpub_manual: false,
             xpub_welcome_msg: None,
             probe_router: false,
             heartbeat_ivl: None,

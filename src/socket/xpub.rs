@@ -13,6 +13,10 @@
 //! every matching subscriber has room. With `INVERT_MATCHING` a message goes
 //! to the peers whose subscriptions do *not* match it instead.
 //!
+//! With `XPUB_MANUAL` an XPUB applies no subscription itself: it hands every
+//! one to the application, which decides with `subscribe`/`unsubscribe`,
+//! acting for the peer of the last message it received.
+//!
 //! XPUB hands the application a subscription the first time any peer makes
 //! it, and a cancel when the last peer drops it (including peers that go
 //! away); with `XPUB_VERBOSE` every subscribe is passed on. Other messages
@@ -34,6 +38,9 @@ pub(super) struct XPub {
     is_pub: bool,
     /// Scratch list of matching pipes.
     matched: Vec<PipeId>,
+    /// `XPUB_MANUAL`: the peer of the last message handed to the
+    /// application, whom `subscribe`/`unsubscribe` act for.
+    last_pipe: Option<PipeId>,
 }
 
 impl XPub {
@@ -45,14 +52,20 @@ impl XPub {
         }
     }
 
-    /// A message from a peer.
+    /// A message from a peer. With `manual` (XPUB only) subscriptions are
+    /// all handed to the application and none is applied.
     pub(super) fn on_msg(
         &mut self,
         pipe: PipeId,
         payload: Payload,
         verbose: bool,
+        manual: bool,
         inbox: &mut VecDeque<(PipeId, Payload)>,
     ) {
+        if manual && !self.is_pub {
+            inbox.push_back((pipe, payload));
+            return;
+        }
         if let Payload::One(m) = &payload {
             if let Some((&kind @ (0 | 1), topic)) = m.split_first() {
                 let pass = if kind == 1 {
@@ -72,9 +85,31 @@ impl XPub {
         }
     }
 
+    /// A message from `pipe` was handed to the application.
+    pub(super) fn delivered(&mut self, pipe: PipeId) {
+        self.last_pipe = Some(pipe);
+    }
+
+    /// `XPUB_MANUAL`: subscribes (or unsubscribes) the peer of the last
+    /// message received. False when there is none (or it has gone).
+    pub(super) fn manual(&mut self, subscribe: bool, topic: &[u8]) -> bool {
+        let Some(pipe) = self.last_pipe else {
+            return false;
+        };
+        if subscribe {
+            self.subs.add(topic, pipe, false);
+        } else {
+            self.subs.rm(topic, pipe, false);
+        }
+        true
+    }
+
     /// A peer went away: its subscriptions go, and XPUB reports the topics
     /// nobody subscribes to any more.
     pub(super) fn on_detach(&mut self, pipe: PipeId, inbox: &mut VecDeque<(PipeId, Payload)>) {
+        if self.last_pipe == Some(pipe) {
+            self.last_pipe = None;
+        }
         let is_pub = self.is_pub;
         self.subs.rm_key(pipe, |topic| {
             if !is_pub {
