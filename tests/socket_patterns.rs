@@ -822,3 +822,28 @@ fn connect_routing_id_before_an_inproc_bind() {
     server.send_multipart([&b"c"[..], b"answer"]).unwrap();
     assert_eq!(strs(&client.recv_multipart().unwrap()), ["s", "answer"]);
 }
+
+#[test]
+fn socket_specific_options_refuse_other_socket_types() {
+    let ctx = Context::new();
+    let push = ctx.socket(SocketType::Push).unwrap();
+    for r in [
+        push.set_router_mandatory(true),
+        push.set_req_relaxed(true),
+        push.set_req_correlate(true),
+        push.set_xpub_verbose(true),
+    ] {
+        assert!(matches!(r, Err(Error::NotSupported(_))), "{r:?}");
+    }
+    ctx.socket(SocketType::Router)
+        .unwrap()
+        .set_router_mandatory(true)
+        .unwrap();
+    let req = ctx.socket(SocketType::Req).unwrap();
+    req.set_req_relaxed(true).unwrap();
+    req.set_req_correlate(true).unwrap();
+    ctx.socket(SocketType::XPub)
+        .unwrap()
+        .set_xpub_verbose(true)
+        .unwrap();
+}

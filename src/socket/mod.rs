@@ -919,19 +919,44 @@ impl Socket {
         self.core.borrow_mut().subscription(false, prefix.as_ref())
     }
 
-    /// Sets `ZMQ_ROUTER_MANDATORY` (see [`Options::router_mandatory`]).
+    /// Sets `ZMQ_ROUTER_MANDATORY` (see [`Options::router_mandatory`]);
+    /// ROUTER only ([`Error::NotSupported`] for the others).
     pub fn set_router_mandatory(&self, v: bool) -> Result<()> {
-        self.core.borrow_mut().set(|o| o.router_mandatory = v)
+        self.set_for(
+            &[SocketType::Router],
+            "ZMQ_ROUTER_MANDATORY (ROUTER only)",
+            |o| o.router_mandatory = v,
+        )
     }
 
-    /// Sets `ZMQ_REQ_RELAXED` (see [`Options::req_relaxed`]).
+    /// Sets `ZMQ_REQ_RELAXED` (see [`Options::req_relaxed`]); REQ only
+    /// ([`Error::NotSupported`] for the others).
     pub fn set_req_relaxed(&self, v: bool) -> Result<()> {
-        self.core.borrow_mut().set(|o| o.req_relaxed = v)
+        self.set_for(&[SocketType::Req], "ZMQ_REQ_RELAXED (REQ only)", |o| {
+            o.req_relaxed = v
+        })
     }
 
-    /// Sets `ZMQ_REQ_CORRELATE` (see [`Options::req_correlate`]).
+    /// Sets `ZMQ_REQ_CORRELATE` (see [`Options::req_correlate`]); REQ only
+    /// ([`Error::NotSupported`] for the others).
     pub fn set_req_correlate(&self, v: bool) -> Result<()> {
-        self.core.borrow_mut().set(|o| o.req_correlate = v)
+        self.set_for(&[SocketType::Req], "ZMQ_REQ_CORRELATE (REQ only)", |o| {
+            o.req_correlate = v
+        })
+    }
+
+    /// Sets an option that only some socket types have.
+    fn set_for(
+        &self,
+        kinds: &[SocketType],
+        option: &'static str,
+        f: impl FnOnce(&mut Options),
+    ) -> Result<()> {
+        let mut c = self.core.borrow_mut();
+        if !kinds.contains(&c.kind) {
+            return Err(Error::NotSupported(option));
+        }
+        c.set(f)
     }
 
     /// Sets `ZMQ_PROBE_ROUTER` (see [`Options::probe_router`]) for the
@@ -954,26 +979,21 @@ impl Socket {
     /// # Ok::<(), ringmq::Error>(())
     /// ```
     pub fn set_probe_router(&self, v: bool) -> Result<()> {
-        let mut c = self.core.borrow_mut();
-        if !matches!(
-            c.kind,
-            SocketType::Router | SocketType::Dealer | SocketType::Req
-        ) {
-            return Err(Error::NotSupported(
-                "ZMQ_PROBE_ROUTER (ROUTER, DEALER and REQ only)",
-            ));
-        }
-        c.set(|o| o.probe_router = v)
+        self.set_for(
+            &[SocketType::Router, SocketType::Dealer, SocketType::Req],
+            "ZMQ_PROBE_ROUTER (ROUTER, DEALER and REQ only)",
+            |o| o.probe_router = v,
+        )
     }
 
     /// Sets `ZMQ_ROUTER_HANDOVER` (see [`Options::router_handover`]); ROUTER
     /// only ([`Error::NotSupported`] for the others).
     pub fn set_router_handover(&self, v: bool) -> Result<()> {
-        let mut c = self.core.borrow_mut();
-        if c.kind != SocketType::Router {
-            return Err(Error::NotSupported("ZMQ_ROUTER_HANDOVER (ROUTER only)"));
-        }
-        c.set(|o| o.router_handover = v)
+        self.set_for(
+            &[SocketType::Router],
+            "ZMQ_ROUTER_HANDOVER (ROUTER only)",
+            |o| o.router_handover = v,
+        )
     }
 
     /// Sets `ZMQ_XPUB_NODROP` (see [`Options::xpub_nodrop`]); PUB and XPUB
@@ -1006,11 +1026,11 @@ impl Socket {
     /// # Ok::<(), ringmq::Error>(())
     /// ```
     pub fn set_xpub_nodrop(&self, v: bool) -> Result<()> {
-        let mut c = self.core.borrow_mut();
-        if !matches!(c.kind, SocketType::Pub | SocketType::XPub) {
-            return Err(Error::NotSupported("ZMQ_XPUB_NODROP (PUB and XPUB only)"));
-        }
-        c.set(|o| o.xpub_nodrop = v)
+        self.set_for(
+            &[SocketType::Pub, SocketType::XPub],
+            "ZMQ_XPUB_NODROP (PUB and XPUB only)",
+            |o| o.xpub_nodrop = v,
+        )
     }
 
     /// Sets `ZMQ_XPUB_WELCOME_MSG` (see [`Options::xpub_welcome_msg`]);
@@ -1032,13 +1052,11 @@ impl Socket {
     /// # Ok::<(), ringmq::Error>(())
     /// ```
     pub fn set_xpub_welcome_msg(&self, welcome: Option<Bytes>) -> Result<()> {
-        let mut c = self.core.borrow_mut();
-        if !matches!(c.kind, SocketType::Pub | SocketType::XPub) {
-            return Err(Error::NotSupported(
-                "ZMQ_XPUB_WELCOME_MSG (PUB and XPUB only)",
-            ));
-        }
-        c.set(|o| o.xpub_welcome_msg = welcome.filter(|w| !w.is_empty()))
+        self.set_for(
+            &[SocketType::Pub, SocketType::XPub],
+            "ZMQ_XPUB_WELCOME_MSG (PUB and XPUB only)",
+            |o| o.xpub_welcome_msg = welcome.filter(|w| !w.is_empty()),
+        )
     }
 
     /// Sets `ZMQ_INVERT_MATCHING` (see [`Options::invert_matching`]); PUB,
@@ -1061,13 +1079,11 @@ impl Socket {
     /// # Ok::<(), ringmq::Error>(())
     /// ```
     pub fn set_invert_matching(&self, v: bool) -> Result<()> {
-        let mut c = self.core.borrow_mut();
-        if !matches!(c.kind, SocketType::Pub | SocketType::XPub | SocketType::Sub) {
-            return Err(Error::NotSupported(
-                "ZMQ_INVERT_MATCHING (PUB, XPUB and SUB only)",
-            ));
-        }
-        c.set(|o| o.invert_matching = v)
+        self.set_for(
+            &[SocketType::Pub, SocketType::XPub, SocketType::Sub],
+            "ZMQ_INVERT_MATCHING (PUB, XPUB and SUB only)",
+            |o| o.invert_matching = v,
+        )
     }
 
     /// Sets `ZMQ_CONNECT_ROUTING_ID` (see
@@ -1097,11 +1113,11 @@ impl Socket {
             option: "ZMQ_CONNECT_ROUTING_ID",
             reason: "must be 1 to 255 bytes long, not starting with a zero byte",
         })?;
-        let mut c = self.core.borrow_mut();
-        if c.kind != SocketType::Router {
-            return Err(Error::NotSupported("ZMQ_CONNECT_ROUTING_ID (ROUTER only)"));
-        }
-        c.set(|o| o.connect_routing_id = Some(id))
+        self.set_for(
+            &[SocketType::Router],
+            "ZMQ_CONNECT_ROUTING_ID (ROUTER only)",
+            |o| o.connect_routing_id = Some(id),
+        )
     }
 
     /// Sets `ZMQ_XPUB_MANUAL` (see [`Options::xpub_manual`]); XPUB only
@@ -1126,16 +1142,17 @@ impl Socket {
     /// # Ok::<(), ringmq::Error>(())
     /// ```
     pub fn set_xpub_manual(&self, v: bool) -> Result<()> {
-        let mut c = self.core.borrow_mut();
-        if c.kind != SocketType::XPub {
-            return Err(Error::NotSupported("ZMQ_XPUB_MANUAL (XPUB only)"));
-        }
-        c.set(|o| o.xpub_manual = v)
+        self.set_for(&[SocketType::XPub], "ZMQ_XPUB_MANUAL (XPUB only)", |o| {
+            o.xpub_manual = v
+        })
     }
 
-    /// Sets `ZMQ_XPUB_VERBOSE` (see [`Options::xpub_verbose`]).
+    /// Sets `ZMQ_XPUB_VERBOSE` (see [`Options::xpub_verbose`]); XPUB only
+    /// ([`Error::NotSupported`] for the others).
     pub fn set_xpub_verbose(&self, v: bool) -> Result<()> {
-        self.core.borrow_mut().set(|o| o.xpub_verbose = v)
+        self.set_for(&[SocketType::XPub], "ZMQ_XPUB_VERBOSE (XPUB only)", |o| {
+            o.xpub_verbose = v
+        })
     }
 
     /// Sets `ZMQ_HEARTBEAT_IVL` (`None` = no heartbeats). Applies to
