@@ -67,6 +67,10 @@
 //!   handler bound at `inproc://zeromq.zap.01`, and the user id it returns
 //!   is not attached to messages. CURVE is not supported: a CURVE peer's
 //!   handshake fails with a mechanism mismatch.
+//! - **Not supported.** `ZMQ_CONFLATE` (a peer's queue would need to
+//!   replace its unread message, which its ring cannot), STREAM and other
+//!   raw or draft socket types, and the source-address form of a TCP
+//!   connect (`tcp://source;host:port`, refused with a clear error).
 
 #![forbid(unsafe_code)]
 
