@@ -23,12 +23,12 @@ fn admin_only(checks: Arc<AtomicUsize>) -> Mechanism {
     })
 }
 
-/// Waits for a monitor event of `kind` and returns its detail.
-fn wait_for(mon: &mut ringmq::Monitor, kind: MonitorEventKind) -> Option<String> {
+/// Waits for a monitor event of `kind`.
+fn wait_for(mon: &mut ringmq::Monitor, kind: MonitorEventKind) -> ringmq::MonitorEvent {
     let deadline = std::time::Instant::now() + WAIT;
     while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
         match mon.recv_timeout(left) {
-            Ok(ev) if ev.kind == kind => return ev.detail,
+            Ok(ev) if ev.kind == kind => return ev,
             Ok(_) => {}
             Err(e) => panic!("no {kind:?} event: {e}"),
         }
@@ -71,15 +71,21 @@ fn plain_server_refuses_bad_credentials_and_null_clients() {
     let mut wrong_mon = wrong.monitor().unwrap();
     wrong.connect(&ep).unwrap();
     wrong.send("from the wrong password").unwrap();
-    let detail = wait_for(&mut mon, MonitorEventKind::HandshakeFailed).unwrap();
+    let ev = wait_for(&mut mon, MonitorEventKind::HandshakeFailedAuth);
+    let detail = ev.detail.unwrap();
     assert!(detail.contains("400"), "server side: {detail}");
-    let detail = wait_for(&mut wrong_mon, MonitorEventKind::HandshakeFailed).unwrap();
+    assert_eq!(ev.status, Some(400));
+    let ev = wait_for(&mut wrong_mon, MonitorEventKind::HandshakeFailedAuth);
+    let detail = ev.detail.unwrap();
     assert!(detail.contains("400"), "client side: {detail}");
+    assert_eq!(ev.status, Some(400));
 
     let null = sock(&ctx, SocketType::Push);
     null.connect(&ep).unwrap();
     null.send("from a NULL client").unwrap();
-    let detail = wait_for(&mut mon, MonitorEventKind::HandshakeFailed).unwrap();
+    let detail = wait_for(&mut mon, MonitorEventKind::HandshakeFailed)
+        .detail
+        .unwrap();
     assert!(detail.to_lowercase().contains("mechanism"), "{detail}");
 
     // Neither message got through; a good client's does.
@@ -134,8 +140,10 @@ fn libzmq_plain_client_against_a_ringmq_plain_server() {
     bad.set_plain_password(Some("nope")).unwrap();
     bad.connect(&ep).unwrap();
     bad.send("refused", 0).unwrap();
-    let detail = wait_for(&mut mon, MonitorEventKind::HandshakeFailed).unwrap();
+    let ev = wait_for(&mut mon, MonitorEventKind::HandshakeFailedAuth);
+    let detail = ev.detail.unwrap();
     assert!(detail.contains("400"), "{detail}");
+    assert_eq!(ev.status, Some(400));
 
     let good = zsock(&zctx, zmq::DEALER);
     good.set_identity(b"zmq-admin").unwrap();
@@ -200,8 +208,10 @@ fn ringmq_plain_client_against_a_libzmq_plain_server_with_zap() {
     let mut wrong_mon = wrong.monitor().unwrap();
     wrong.connect(&ep).unwrap();
     wrong.send("refused").unwrap();
-    let detail = wait_for(&mut wrong_mon, MonitorEventKind::HandshakeFailed).unwrap();
+    let ev = wait_for(&mut wrong_mon, MonitorEventKind::HandshakeFailedAuth);
+    let detail = ev.detail.unwrap();
     assert!(detail.contains("400"), "{detail}");
+    assert_eq!(ev.status, Some(400));
 
     let client = sock(&ctx, SocketType::Push);
     client
@@ -241,8 +251,10 @@ fn a_panicking_authenticator_refuses_the_peer_and_the_socket_carries_on() {
         .unwrap();
     bad.set_reconnect_ivl(None).unwrap();
     bad.connect(&ep).unwrap();
-    let detail = wait_for(&mut mon, MonitorEventKind::HandshakeFailed).unwrap();
+    let ev = wait_for(&mut mon, MonitorEventKind::HandshakeFailedAuth);
+    let detail = ev.detail.unwrap();
     assert!(detail.contains("500"), "{detail}");
+    assert_eq!(ev.status, Some(500));
     let good = sock(&ctx, SocketType::Push);
     good.set_mechanism(Mechanism::plain_client("alice", ""))
         .unwrap();

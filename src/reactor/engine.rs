@@ -125,6 +125,8 @@ pub(crate) struct Engine {
     peer_label: String,
     /// Why the handshake failed, if it did.
     failure: Option<String>,
+    /// The ZAP status of a failed authentication, if that is why.
+    auth_status: Option<u16>,
     /// Whether the handshake completed at some point.
     handshook: bool,
     /// Whether the loop watches the out-ring (see `Loop::watched`).
@@ -181,6 +183,7 @@ impl Engine {
             peer_label,
             subscriber: false,
             failure: None,
+            auth_status: None,
             handshook: false,
             out_watched: false,
         };
@@ -204,12 +207,18 @@ impl Engine {
     /// Emits the monitor events of a closing connection.
     pub(crate) fn report_close(&self) {
         if !self.conn.is_ready() && !self.handshook {
+            let kind = match self.auth_status {
+                Some(_) => MonitorEventKind::HandshakeFailedAuth,
+                None => MonitorEventKind::HandshakeFailed,
+            };
             self.link.monitor.emit(|| {
-                MonitorEvent::new(MonitorEventKind::HandshakeFailed, self.endpoint()).with_detail(
-                    self.failure
-                        .clone()
-                        .unwrap_or_else(|| "connection closed during the handshake".into()),
-                )
+                MonitorEvent::new(kind, self.endpoint())
+                    .with_detail(
+                        self.failure
+                            .clone()
+                            .unwrap_or_else(|| "connection closed during the handshake".into()),
+                    )
+                    .with_status(self.auth_status)
             });
         }
         self.link
@@ -309,6 +318,7 @@ impl Engine {
             self.armed = None;
             if let Err(e) = self.conn.handle_timeout(cx.now) {
                 tracing::info!(peer = %self.peer_label, error = %e, "closing connection");
+                self.auth_status = e.auth_status();
                 self.failure = Some(e.to_string());
                 self.flush_best_effort();
                 return Step::Close;
@@ -647,6 +657,7 @@ impl Engine {
             }
             if let Err(e) = r {
                 tracing::info!(peer = %self.peer_label, error = %e, "closing connection");
+                self.auth_status = e.auth_status();
                 self.failure = Some(e.to_string());
                 self.flush_best_effort();
                 return Err(());

@@ -1220,7 +1220,9 @@ impl Socket {
     /// the client gets an ERROR and the handshake fails; 300: the connection
     /// is closed without one). Keep it short: the thread serves other
     /// connections too. A refused peer shows up as
-    /// [`MonitorEventKind::HandshakeFailed`] with the status in the detail.
+    /// [`MonitorEventKind::HandshakeFailedAuth`] with the status in
+    /// [`MonitorEvent::status`], on both sides. A panic in the check refuses
+    /// the peer with status 500.
     ///
     /// A user name or password over 255 bytes is an
     /// [`Error::InvalidOption`].

@@ -45,6 +45,11 @@ pub enum MonitorEventKind {
     HandshakeSucceeded,
     /// The ZMTP handshake failed; [`MonitorEvent::detail`] has the reason.
     HandshakeFailed,
+    /// The handshake failed on authentication: this side's PLAIN check
+    /// refused the peer, or the peer's refused us (an ERROR with a ZAP
+    /// status). [`MonitorEvent::status`] has the status code (300, 400 or
+    /// 500), the detail the reason.
+    HandshakeFailedAuth,
 }
 
 impl MonitorEventKind {
@@ -63,6 +68,7 @@ impl MonitorEventKind {
             MonitorEventKind::Disconnected => 0x0200,
             MonitorEventKind::HandshakeSucceeded => 0x1000,
             MonitorEventKind::HandshakeFailed => 0x2000,
+            MonitorEventKind::HandshakeFailedAuth => 0x4000,
         }
     }
 }
@@ -79,6 +85,8 @@ pub struct MonitorEvent {
     /// For [`MonitorEventKind::ConnectRetried`], the wait before the next
     /// attempt.
     pub interval: Option<Duration>,
+    /// For [`MonitorEventKind::HandshakeFailedAuth`], the ZAP status code.
+    pub status: Option<u16>,
 }
 
 impl MonitorEvent {
@@ -88,11 +96,17 @@ impl MonitorEvent {
             endpoint: endpoint.to_owned(),
             detail: None,
             interval: None,
+            status: None,
         }
     }
 
     pub(crate) fn with_detail(mut self, detail: impl Into<String>) -> MonitorEvent {
         self.detail = Some(detail.into());
+        self
+    }
+
+    pub(crate) fn with_status(mut self, status: Option<u16>) -> MonitorEvent {
+        self.status = status;
         self
     }
 

@@ -129,6 +129,20 @@ impl Error {
             _ => None,
         }
     }
+
+    /// The ZAP status (300, 400 or 500) when authentication failed: ours
+    /// refused the peer, or the peer's ERROR reason is such a status, as
+    /// libzmq reads it.
+    pub fn auth_status(&self) -> Option<u16> {
+        match self {
+            Error::AuthFailed { status } => Some(*status),
+            Error::PeerError(reason) => match reason.as_bytes() {
+                [d @ b'3'..=b'5', b'0', b'0'] => Some(u16::from(d - b'0') * 100),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Error {
