@@ -603,6 +603,11 @@ impl Socket {
     /// Sends one frame, waiting up to SNDTIMEO when every peer is at its
     /// high-water mark. A frame with MORE set is held until the last frame
     /// of its message is sent; the message then goes out whole.
+    // Inlined into the caller's loop, the message is built straight where
+    // the fast path moves it into the ring. Left to the compiler, the call
+    // stayed out of line once `Options` grew by a field, and inproc 64 B
+    // throughput halved (about 21 to 10 M msg/s).
+    #[inline(always)]
     pub fn send(&self, msg: impl Into<Msg>) -> std::result::Result<(), SendError<Msg>> {
         let mut c = self.core.borrow_mut();
         let wait = Wait::from_timeout(c.opts.sndtimeo);
