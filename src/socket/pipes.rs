@@ -124,30 +124,30 @@ impl Pipes {
     /// With `immediate`, only pipes whose connection is up count (the
     /// others take no messages, so their room is no reason to go round).
     pub(crate) fn wait_for_room(&self, n: &Arc<dyn Notify>, immediate: bool) -> bool {
-        let usable = |e: &&PipeEntry| !immediate || e.connected;
-        let mut list = self.entries.iter().map(|(_, e)| e).filter(usable);
-        let (Some(first), second) = (list.next(), list.next()) else {
+        let usable = || {
+            self.entries
+                .iter()
+                .map(|(_, e)| e)
+                .filter(move |e| !immediate || e.connected)
+        };
+        let mut list = usable();
+        let Some(first) = list.next() else {
             return true;
         };
-        let Some(second) = second else {
+        if list.next().is_none() {
             return first.writer.register_space_waiter(n.clone());
-        };
-        let all = || {
-            [first, second]
-                .into_iter()
-                .chain(self.entries.iter().map(|(_, e)| e).filter(usable).skip(2))
-        };
-        for (i, e) in all().enumerate() {
+        }
+        for (i, e) in usable().enumerate() {
             if !e.writer.announce_space_wait(n) {
-                for e in all().take(i) {
+                for e in usable().take(i) {
                     e.writer.cancel_space_wait(n);
                 }
                 return false;
             }
         }
-        let ok = ring::sleep_barrier() && all().all(|e| e.writer.confirm_space_wait(n));
+        let ok = ring::sleep_barrier() && usable().all(|e| e.writer.confirm_space_wait(n));
         if !ok {
-            for e in all() {
+            for e in usable() {
                 e.writer.cancel_space_wait(n);
             }
         }
@@ -161,13 +161,6 @@ impl Pipes {
             Some(i) => self.entries[i].1.writer.register_space_waiter(n.clone()),
             None => false,
         }
-    }
-
-    /// Whether pipe `id` has room for a message now (a gone pipe counts as
-    /// having room: a write to it is dropped).
-    pub(crate) fn has_room_at(&self, id: PipeId) -> bool {
-        self.position(id)
-            .is_none_or(|i| self.entries[i].1.writer.has_room())
     }
 
     /// Distribution: writes a copy of the message to every pipe `pick`

@@ -150,8 +150,8 @@ impl XPub {
             // pipe found with room here still has it below.
             let full = pipes
                 .iter()
-                .map(|(id, _)| id)
-                .find(|&id| target(id) && !pipes.has_room_at(id));
+                .find(|(id, e)| target(*id) && !e.writer.has_room())
+                .map(|(id, _)| id);
             if let Some(full) = full {
                 return Routed::FullAt(full, payload);
             }
