@@ -61,7 +61,7 @@ mod tests;
 
 pub use consumer::{Batch, Consumer};
 pub use error::{CapacityError, PopError, PopTimeoutError, PushError, PushTimeoutError};
-pub use producer::{MpProducer, Producer, WriteClaim};
+pub use producer::{MpProducer, Producer, Vacant, WriteClaim};
 pub use stats::RingStats;
 
 /// The barrier of a sleep announced on many rings at once (see

@@ -224,6 +224,37 @@ impl<T> Producer<T> {
         Ok(())
     }
 
+    /// The next free slot, if there is one, to be written with
+    /// [`Vacant::write`]: [`try_push`](Self::try_push) in two steps, for a
+    /// caller that wants to keep its item when the ring is full or its
+    /// consumer gone without getting it back through a `Result` (the item
+    /// then goes from where it is built straight into the slot).
+    ///
+    /// ```
+    /// use ringmq::ring::{self, PushError};
+    /// let (mut tx, mut rx) = ring::spsc::<u32>(2).unwrap();
+    /// tx.vacant().unwrap().write(1);
+    /// tx.vacant().unwrap().write(2);
+    /// assert!(matches!(tx.vacant(), Err(PushError::Full(()))));
+    /// assert_eq!(rx.try_pop(), Ok(1));
+    /// drop(rx);
+    /// assert!(matches!(tx.vacant(), Err(PushError::Disconnected(()))));
+    /// ```
+    #[inline]
+    pub fn vacant(&mut self) -> Result<Vacant<'_, T>, PushError<()>> {
+        if self.core.consumer_gone() {
+            return Err(PushError::Disconnected(()));
+        }
+        let free = self.reserve(1);
+        if free == 0 {
+            return Err(PushError::Full(()));
+        }
+        Ok(Vacant {
+            producer: self,
+            free,
+        })
+    }
+
     /// Pushes one item, waiting for room per the ring's wait strategy. Fails
     /// only with `Disconnected`.
     #[inline]
@@ -588,6 +619,35 @@ impl<T> Drop for WriteClaim<'_, T> {
             let end = self.start + self.written as u64;
             self.producer.publish(end);
         }
+    }
+}
+
+/// A free slot found by [`Producer::vacant`]; [`write`](Self::write) fills
+/// and publishes it. Dropping it unwritten leaves the ring as it was.
+pub struct Vacant<'a, T> {
+    producer: &'a mut Producer<T>,
+    /// Free slots known when it was found (at least 1).
+    free: usize,
+}
+
+impl<T> fmt::Debug for Vacant<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Vacant").finish_non_exhaustive()
+    }
+}
+
+impl<T> Vacant<'_, T> {
+    /// Writes `item` into the slot and publishes it.
+    #[inline]
+    pub fn write(self, item: T) {
+        let p = self.producer;
+        p.ring.prefetch_ahead(p.tail, 1, self.free);
+        // SAFETY: the slot of `tail` was free when `vacant` checked it
+        // against an acquire load of `head` (the consumer never takes back
+        // room it released), and the `&mut` borrow held since kept every
+        // other write path of this producer away from it.
+        unsafe { p.ring.write(p.tail, item) };
+        p.publish(p.tail + 1);
     }
 }
 

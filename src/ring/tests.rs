@@ -163,6 +163,43 @@ fn spsc_fifo_full_empty_wraparound() {
 }
 
 #[test]
+fn vacant_slots_across_wraparound_and_disconnect() {
+    let drops = SArc::new(AtomicUsize::new(0));
+    let (mut tx, mut rx) = spsc::<Counted>(4).unwrap();
+    let mut next_in = 0;
+    let mut next_out = 0;
+    for round in 0..7 {
+        // A slot found and left unwritten changes nothing.
+        let _unused = tx.vacant().unwrap();
+        assert_eq!(tx.len(), 0);
+        let k = 1 + round % 4;
+        for _ in 0..k {
+            tx.vacant().unwrap().write(Counted(drops.clone(), next_in));
+            next_in += 1;
+        }
+        if k == 4 {
+            assert!(matches!(tx.vacant(), Err(PushError::Full(()))));
+        }
+        for _ in 0..k {
+            assert_eq!(rx.try_pop().unwrap().1, next_out);
+            next_out += 1;
+        }
+    }
+    assert_eq!(drops.load(O::SeqCst), next_in as usize);
+    // Staged items go out before the slot a vacant write fills.
+    tx.stage(Counted(drops.clone(), 100)).unwrap();
+    tx.vacant().unwrap().write(Counted(drops.clone(), 101));
+    assert_eq!(rx.try_pop().unwrap().1, 100);
+    assert_eq!(rx.try_pop().unwrap().1, 101);
+    tx.vacant().unwrap().write(Counted(drops.clone(), 102));
+    drop(rx);
+    assert!(matches!(tx.vacant(), Err(PushError::Disconnected(()))));
+    drop(tx);
+    // Every item, including the one left in the ring, dropped once.
+    assert_eq!(drops.load(O::SeqCst), next_in as usize + 3);
+}
+
+#[test]
 fn capacity_one_ring() {
     for multi in [false, true] {
         let (mut push, mut rx): (Box<dyn FnMut(u8) -> bool>, Consumer<u8>) = if multi {
