@@ -24,41 +24,107 @@ use std::ops::Deref;
 use bytes::{Bytes, BytesMut};
 use smallvec::SmallVec;
 
-/// A small payload kept inside the `Msg`: one plain `Copy` block, so the
-/// compiler moves it in a few wide pieces rather than field by field.
+/// The last word of an inline frame: its length and MORE flag in one
+/// 8-byte value, `len * 2 + more` (0 to 129).
 ///
-/// The MORE flag lives here (and in `Repr::Shared`) instead of beside
-/// `repr`: the variants are then told apart by spare values of `more`, with
-/// no tag byte of their own, so a `Msg`, an `Option<Msg>` and a pipe's
-/// payload all take 72 bytes rather than 80, and every ring slot that
-/// carries one is that much smaller. `_pad` makes the trailing bytes a
-/// field, copied along with the rest.
+/// Being an enum, it leaves every other value of the word spare, and the
+/// [`Repr`] variants for shared payloads take two of them: a `Msg`, an
+/// `Option<Msg>` and a pipe's payload all fit in 72 bytes, with no tag of
+/// their own, and a shared payload is a bare `Bytes` in the first 32.
+///
+/// The layout is chosen for the moves a message makes on its way through
+/// a socket. The compiler copies 72 bytes as four 16-byte pieces from the
+/// start and one 8-byte piece at the end; with the frame's metadata in
+/// that one last word, and nothing else in the layout that ends between
+/// 32 and 72, every move writes and reads the same pieces. A move that
+/// reads back in one wide load what an earlier move wrote in narrower
+/// pieces cannot take the data from the pending stores: it waits for them
+/// to reach the cache, and behind them for the previous message's writes
+/// to the ring, whose cache lines the other core holds. With a length byte
+/// and a flag byte that were bytes of their own (and the flag of a shared
+/// payload at offset 32), that wait came on every message: inproc 64 B
+/// PUSH/PULL ran 22 M msg/s against 29 M/s with this layout, TCP 64 B
+/// 8.2 against 10.7 (medians of alternating runs).
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u64)]
+#[rustfmt::skip]
+enum Head {
+    H0 = 0, H1 = 1, H2 = 2, H3 = 3, H4 = 4, H5 = 5, H6 = 6, H7 = 7, H8 = 8, H9 = 9,
+    H10 = 10, H11 = 11, H12 = 12, H13 = 13, H14 = 14, H15 = 15, H16 = 16, H17 = 17, H18 = 18, H19 = 19,
+    H20 = 20, H21 = 21, H22 = 22, H23 = 23, H24 = 24, H25 = 25, H26 = 26, H27 = 27, H28 = 28, H29 = 29,
+    H30 = 30, H31 = 31, H32 = 32, H33 = 33, H34 = 34, H35 = 35, H36 = 36, H37 = 37, H38 = 38, H39 = 39,
+    H40 = 40, H41 = 41, H42 = 42, H43 = 43, H44 = 44, H45 = 45, H46 = 46, H47 = 47, H48 = 48, H49 = 49,
+    H50 = 50, H51 = 51, H52 = 52, H53 = 53, H54 = 54, H55 = 55, H56 = 56, H57 = 57, H58 = 58, H59 = 59,
+    H60 = 60, H61 = 61, H62 = 62, H63 = 63, H64 = 64, H65 = 65, H66 = 66, H67 = 67, H68 = 68, H69 = 69,
+    H70 = 70, H71 = 71, H72 = 72, H73 = 73, H74 = 74, H75 = 75, H76 = 76, H77 = 77, H78 = 78, H79 = 79,
+    H80 = 80, H81 = 81, H82 = 82, H83 = 83, H84 = 84, H85 = 85, H86 = 86, H87 = 87, H88 = 88, H89 = 89,
+    H90 = 90, H91 = 91, H92 = 92, H93 = 93, H94 = 94, H95 = 95, H96 = 96, H97 = 97, H98 = 98, H99 = 99,
+    H100 = 100, H101 = 101, H102 = 102, H103 = 103, H104 = 104, H105 = 105, H106 = 106, H107 = 107, H108 = 108, H109 = 109,
+    H110 = 110, H111 = 111, H112 = 112, H113 = 113, H114 = 114, H115 = 115, H116 = 116, H117 = 117, H118 = 118, H119 = 119,
+    H120 = 120, H121 = 121, H122 = 122, H123 = 123, H124 = 124, H125 = 125, H126 = 126, H127 = 127, H128 = 128, H129 = 129,
+}
+
+/// Every [`Head`] in order of value, to build one without `unsafe`.
+#[rustfmt::skip]
+const HEADS: [Head; 130] = [
+    Head::H0, Head::H1, Head::H2, Head::H3, Head::H4, Head::H5, Head::H6, Head::H7, Head::H8, Head::H9,
+    Head::H10, Head::H11, Head::H12, Head::H13, Head::H14, Head::H15, Head::H16, Head::H17, Head::H18, Head::H19,
+    Head::H20, Head::H21, Head::H22, Head::H23, Head::H24, Head::H25, Head::H26, Head::H27, Head::H28, Head::H29,
+    Head::H30, Head::H31, Head::H32, Head::H33, Head::H34, Head::H35, Head::H36, Head::H37, Head::H38, Head::H39,
+    Head::H40, Head::H41, Head::H42, Head::H43, Head::H44, Head::H45, Head::H46, Head::H47, Head::H48, Head::H49,
+    Head::H50, Head::H51, Head::H52, Head::H53, Head::H54, Head::H55, Head::H56, Head::H57, Head::H58, Head::H59,
+    Head::H60, Head::H61, Head::H62, Head::H63, Head::H64, Head::H65, Head::H66, Head::H67, Head::H68, Head::H69,
+    Head::H70, Head::H71, Head::H72, Head::H73, Head::H74, Head::H75, Head::H76, Head::H77, Head::H78, Head::H79,
+    Head::H80, Head::H81, Head::H82, Head::H83, Head::H84, Head::H85, Head::H86, Head::H87, Head::H88, Head::H89,
+    Head::H90, Head::H91, Head::H92, Head::H93, Head::H94, Head::H95, Head::H96, Head::H97, Head::H98, Head::H99,
+    Head::H100, Head::H101, Head::H102, Head::H103, Head::H104, Head::H105, Head::H106, Head::H107, Head::H108, Head::H109,
+    Head::H110, Head::H111, Head::H112, Head::H113, Head::H114, Head::H115, Head::H116, Head::H117, Head::H118, Head::H119,
+    Head::H120, Head::H121, Head::H122, Head::H123, Head::H124, Head::H125, Head::H126, Head::H127, Head::H128, Head::H129,
+];
+
+impl Head {
+    /// The head of an inline payload of `len` bytes (at most
+    /// [`Msg::INLINE_CAP`]).
+    #[inline(always)]
+    fn of(len: usize, more: bool) -> Head {
+        debug_assert!(len <= Msg::INLINE_CAP);
+        HEADS[len.min(Msg::INLINE_CAP) * 2 + more as usize]
+    }
+
+    #[inline(always)]
+    fn len(self) -> usize {
+        self as u64 as usize >> 1
+    }
+
+    #[inline(always)]
+    fn more(self) -> bool {
+        self as u64 & 1 == 1
+    }
+}
+
+/// A small payload kept inside the `Msg`: one plain `Copy` block.
 #[derive(Clone, Copy)]
 #[repr(C, align(8))]
 struct Inline {
     buf: [u8; Msg::INLINE_CAP],
-    len: u8,
-    more: bool,
-    _pad: [u8; 6],
+    head: Head,
 }
 
 impl Inline {
     /// The first `len` bytes of `buf`, without the MORE flag.
     #[inline]
-    const fn new(buf: [u8; Msg::INLINE_CAP], len: u8) -> Inline {
-        Inline {
-            buf,
-            len,
-            more: false,
-            _pad: [0; 6],
-        }
+    const fn new(buf: [u8; Msg::INLINE_CAP], head: Head) -> Inline {
+        Inline { head, buf }
     }
 }
 
+/// A frame's payload and MORE flag: the MORE flag of a shared payload is
+/// told by its variant, that of an inline one by its [`Head`].
 #[derive(Clone)]
 enum Repr {
     Inline(Inline),
-    Shared { bytes: Bytes, more: bool },
+    Shared(Bytes),
+    SharedMore(Bytes),
 }
 
 /// One frame of a ZeroMQ message: a payload and a MORE flag.
@@ -90,7 +156,7 @@ impl Msg {
     #[inline]
     fn shared_frame(bytes: Bytes) -> Msg {
         Msg {
-            repr: Repr::Shared { bytes, more: false },
+            repr: Repr::Shared(bytes),
         }
     }
 
@@ -101,7 +167,7 @@ impl Msg {
     #[inline]
     pub const fn new() -> Msg {
         Msg {
-            repr: Repr::Inline(Inline::new([0; Msg::INLINE_CAP], 0)),
+            repr: Repr::Inline(Inline::new([0; Msg::INLINE_CAP], Head::H0)),
         }
     }
 
@@ -111,7 +177,7 @@ impl Msg {
         let mut buf = [0u8; Self::INLINE_CAP];
         buf[..data.len()].copy_from_slice(data);
         Msg {
-            repr: Repr::Inline(Inline::new(buf, data.len() as u8)),
+            repr: Repr::Inline(Inline::new(buf, Head::of(data.len(), false))),
         }
     }
 
@@ -124,7 +190,7 @@ impl Msg {
     pub(crate) fn inline_from_window(window: &[u8; Msg::INLINE_CAP], len: usize) -> Msg {
         debug_assert!(len <= Self::INLINE_CAP);
         Msg {
-            repr: Repr::Inline(Inline::new(*window, len.min(Self::INLINE_CAP) as u8)),
+            repr: Repr::Inline(Inline::new(*window, Head::of(len, false))),
         }
     }
 
@@ -135,7 +201,7 @@ impl Msg {
     pub(crate) fn inline_window(&self) -> Option<&[u8; Msg::INLINE_CAP]> {
         match &self.repr {
             Repr::Inline(i) => Some(&i.buf),
-            Repr::Shared { .. } => None,
+            Repr::Shared(_) | Repr::SharedMore(_) => None,
         }
     }
 
@@ -184,8 +250,9 @@ impl Msg {
     #[inline]
     pub fn more(&self) -> bool {
         match &self.repr {
-            Repr::Inline(i) => i.more,
-            Repr::Shared { more, .. } => *more,
+            Repr::Inline(i) => i.head.more(),
+            Repr::Shared(_) => false,
+            Repr::SharedMore(_) => true,
         }
     }
 
@@ -193,8 +260,17 @@ impl Msg {
     #[inline]
     pub fn set_more(&mut self, more: bool) {
         match &mut self.repr {
-            Repr::Inline(i) => i.more = more,
-            Repr::Shared { more: m, .. } => *m = more,
+            Repr::Inline(i) => i.head = Head::of(i.head.len(), more),
+            Repr::Shared(_) if !more => {}
+            Repr::SharedMore(_) if more => {}
+            Repr::Shared(b) | Repr::SharedMore(b) => {
+                let b = std::mem::take(b);
+                self.repr = if more {
+                    Repr::SharedMore(b)
+                } else {
+                    Repr::Shared(b)
+                };
+            }
         }
     }
 
@@ -210,8 +286,8 @@ impl Msg {
     #[inline]
     pub fn len(&self) -> usize {
         match &self.repr {
-            Repr::Inline(i) => i.len as usize,
-            Repr::Shared { bytes: b, .. } => b.len(),
+            Repr::Inline(i) => i.head.len(),
+            Repr::Shared(b) | Repr::SharedMore(b) => b.len(),
         }
     }
 
@@ -225,8 +301,8 @@ impl Msg {
     #[inline]
     pub fn as_slice(&self) -> &[u8] {
         match &self.repr {
-            Repr::Inline(i) => &i.buf[..i.len as usize],
-            Repr::Shared { bytes: b, .. } => b,
+            Repr::Inline(i) => &i.buf[..i.head.len()],
+            Repr::Shared(b) | Repr::SharedMore(b) => b,
         }
     }
 
@@ -242,7 +318,7 @@ impl Msg {
     pub fn shared(&self) -> Option<&Bytes> {
         match &self.repr {
             Repr::Inline(_) => None,
-            Repr::Shared { bytes: b, .. } => Some(b),
+            Repr::Shared(b) | Repr::SharedMore(b) => Some(b),
         }
     }
 
@@ -250,8 +326,8 @@ impl Msg {
     #[inline]
     pub fn into_bytes(self) -> Bytes {
         match self.repr {
-            Repr::Inline(i) => Bytes::copy_from_slice(&i.buf[..i.len as usize]),
-            Repr::Shared { bytes: b, .. } => b,
+            Repr::Inline(i) => Bytes::copy_from_slice(&i.buf[..i.head.len()]),
+            Repr::Shared(b) | Repr::SharedMore(b) => b,
         }
     }
 }
@@ -501,9 +577,32 @@ mod tests {
     fn size_is_bounded() {
         use std::mem::size_of;
         assert!(size_of::<Msg>() <= 72, "{}", size_of::<Msg>());
-        // The variants' tag sits in a spare value of the MORE flag, so
-        // wrapping a frame costs no space.
+        // The variants' tag sits in a spare value of an inline frame's
+        // head, so wrapping a frame costs no space.
         assert_eq!(size_of::<Option<Msg>>(), size_of::<Msg>());
+    }
+
+    #[test]
+    fn more_flag_and_payload_survive_every_change() {
+        for len in [0, 1, 31, 63, 64, 65, 1000] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let m = Msg::from(&data[..]);
+            assert_eq!(m.is_inline(), len <= Msg::INLINE_CAP);
+            assert!(!m.more());
+            for more in [true, true, false, true, false, false] {
+                let m2 = m.clone().with_more(more);
+                assert_eq!(m2.more(), more, "len {len}");
+                assert_eq!(m2.len(), len);
+                assert_eq!(&m2[..], &data[..]);
+                assert_eq!(m2.shared().is_some(), len > Msg::INLINE_CAP);
+                let mut m3 = m2.clone();
+                m3.set_more(!more);
+                assert_eq!((m3.more(), m2.more()), (!more, more));
+                assert_eq!(m3.as_slice(), m2.as_slice());
+                assert_eq!(Some(m2.clone()).map(|m| m.more()), Some(more));
+            }
+            assert_eq!(m.clone().with_more(true).into_bytes(), &data[..]);
+        }
     }
 
     #[test]

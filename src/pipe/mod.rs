@@ -52,6 +52,13 @@ pub(crate) enum Payload {
     Multi(Vec<Msg>),
 }
 
+impl From<Msg> for Payload {
+    #[inline(always)]
+    fn from(m: Msg) -> Payload {
+        Payload::One(m)
+    }
+}
+
 impl Payload {
     /// Builds a payload from frames, fixing up the MORE flags so that all but
     /// the last frame carry it. An empty list becomes one empty frame.
@@ -196,6 +203,16 @@ impl PipeWriter {
         match self {
             PipeWriter::Engine(p) => p,
             PipeWriter::Inproc(w) => &w.ring,
+        }
+    }
+
+    /// The pipe's next free slot, if it has room (see
+    /// [`ring::Producer::vacant`]).
+    #[inline(always)]
+    pub(crate) fn vacant(&mut self) -> Result<ring::Vacant<'_, Payload>, PushError<()>> {
+        match self {
+            PipeWriter::Engine(p) => p.vacant(),
+            PipeWriter::Inproc(w) => w.ring.vacant(),
         }
     }
 

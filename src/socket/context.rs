@@ -135,6 +135,7 @@ impl Context {
     }
 
     /// Whether [`Context::shutdown`] was called.
+    #[inline]
     pub fn is_terminated(&self) -> bool {
         self.inner.terminated.load(Ordering::SeqCst)
     }

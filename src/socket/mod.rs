@@ -1945,9 +1945,9 @@ impl Core {
                 return Err(SendError { error, msg });
             }
             self.pump_for_send();
-            return match self.pipes.send_lb(Payload::One(msg), self.opts.immediate) {
+            return match self.pipes.send_lb(msg, self.opts.immediate) {
                 Ok(_) => Ok(()),
-                Err(payload) => self.route_frame(payload, wait),
+                Err(msg) => self.route_frame(Payload::One(msg), wait),
             };
         }
         self.send_frame_slow(msg, wait)
@@ -2138,7 +2138,7 @@ impl Core {
         {
             match self.take_direct() {
                 Some(Payload::One(m)) => return Ok(m),
-                Some(Payload::Multi(v)) => return Ok(self.first_of(v)),
+                Some(p) => return Ok(self.first_frame(p)),
                 None => {}
             }
         }
@@ -2178,6 +2178,17 @@ impl Core {
         match payload {
             Payload::One(m) => Ok(m),
             Payload::Multi(v) => Ok(self.first_of(v)),
+        }
+    }
+
+    /// The first frame of `payload`; the others wait in `frames`. Out of
+    /// line, so that the receive path moves a payload as one block and
+    /// never takes a multipart message's vector apart in registers.
+    #[inline(never)]
+    fn first_frame(&mut self, payload: Payload) -> Msg {
+        match payload {
+            Payload::One(m) => m,
+            Payload::Multi(v) => self.first_of(v),
         }
     }
 
