@@ -24,31 +24,46 @@ use std::ops::Deref;
 use bytes::{Bytes, BytesMut};
 use smallvec::SmallVec;
 
-/// The last word of an inline frame: its length and MORE flag in one
-/// 8-byte value, `len * 2 + more` (0 to 129).
-///
-/// Being an enum, it leaves every other value of the word spare, and the
-/// [`Repr`] variants for shared payloads take two of them: a `Msg`, an
-/// `Option<Msg>` and a pipe's payload all fit in 72 bytes, with no tag of
-/// their own, and a shared payload is a bare `Bytes` in the first 32.
-///
-/// The layout is chosen for the moves a message makes on its way through
-/// a socket. The compiler copies 72 bytes as four 16-byte pieces from the
-/// start and one 8-byte piece at the end; with the frame's metadata in
-/// that one last word, and nothing else in the layout that ends between
-/// 32 and 72, every move writes and reads the same pieces. A move that
-/// reads back in one wide load what an earlier move wrote in narrower
-/// pieces cannot take the data from the pending stores: it waits for them
-/// to reach the cache, and behind them for the previous message's writes
-/// to the ring, whose cache lines the other core holds. With a length byte
-/// and a flag byte that were bytes of their own (and the flag of a shared
-/// payload at offset 32), that wait came on every message: inproc 64 B
-/// PUSH/PULL ran 22 M msg/s against 29 M/s with this layout, TCP 64 B
-/// 8.2 against 10.7 (medians of alternating runs).
-#[derive(Clone, Copy, PartialEq, Eq)]
-#[repr(u64)]
+/// Defines [`Head`] from the list of its variants, and [`HEADS`], the same
+/// variants in order of value, which makes a `Head` from its value without
+/// `unsafe`.
+macro_rules! heads {
+    ($(#[$doc:meta])* $($name:ident = $value:literal,)*) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq)]
+        #[repr(u64)]
+        enum Head {
+            $($name = $value,)*
+        }
+
+        /// Every [`Head`] in order of value.
+        const HEADS: [Head; 2 * Msg::INLINE_CAP + 2] = [$(Head::$name,)*];
+    };
+}
+
 #[rustfmt::skip]
-enum Head {
+heads! {
+    /// The last word of an inline frame: its length and MORE flag in one
+    /// 8-byte value, `len * 2 + more` (0 to 129).
+    ///
+    /// Being an enum, it leaves every other value of the word spare, and the
+    /// [`Repr`] variants for shared payloads take two of them: a `Msg`, an
+    /// `Option<Msg>` and a pipe's payload all fit in 72 bytes, with no tag of
+    /// their own, and a shared payload is a bare `Bytes` in the first 32.
+    ///
+    /// The layout is chosen for the moves a message makes on its way through
+    /// a socket. The compiler copies 72 bytes as four 16-byte pieces from the
+    /// start and one 8-byte piece at the end; with the frame's metadata in
+    /// that one last word, and nothing else in the layout that ends between
+    /// 32 and 72, every move writes and reads the same pieces. A move that
+    /// reads back in one wide load what an earlier move wrote in narrower
+    /// pieces cannot take the data from the pending stores: it waits for them
+    /// to reach the cache, and behind them for the previous message's writes
+    /// to the ring, whose cache lines the other core holds. With a length byte
+    /// and a flag byte that were bytes of their own (and the flag of a shared
+    /// payload at offset 32), that wait came on every message: inproc 64 B
+    /// PUSH/PULL ran 22 M msg/s against 29 M/s with this layout, TCP 64 B
+    /// 8.2 against 10.7 (medians of alternating runs).
     H0 = 0, H1 = 1, H2 = 2, H3 = 3, H4 = 4, H5 = 5, H6 = 6, H7 = 7, H8 = 8, H9 = 9,
     H10 = 10, H11 = 11, H12 = 12, H13 = 13, H14 = 14, H15 = 15, H16 = 16, H17 = 17, H18 = 18, H19 = 19,
     H20 = 20, H21 = 21, H22 = 22, H23 = 23, H24 = 24, H25 = 25, H26 = 26, H27 = 27, H28 = 28, H29 = 29,
@@ -63,24 +78,6 @@ enum Head {
     H110 = 110, H111 = 111, H112 = 112, H113 = 113, H114 = 114, H115 = 115, H116 = 116, H117 = 117, H118 = 118, H119 = 119,
     H120 = 120, H121 = 121, H122 = 122, H123 = 123, H124 = 124, H125 = 125, H126 = 126, H127 = 127, H128 = 128, H129 = 129,
 }
-
-/// Every [`Head`] in order of value, to build one without `unsafe`.
-#[rustfmt::skip]
-const HEADS: [Head; 130] = [
-    Head::H0, Head::H1, Head::H2, Head::H3, Head::H4, Head::H5, Head::H6, Head::H7, Head::H8, Head::H9,
-    Head::H10, Head::H11, Head::H12, Head::H13, Head::H14, Head::H15, Head::H16, Head::H17, Head::H18, Head::H19,
-    Head::H20, Head::H21, Head::H22, Head::H23, Head::H24, Head::H25, Head::H26, Head::H27, Head::H28, Head::H29,
-    Head::H30, Head::H31, Head::H32, Head::H33, Head::H34, Head::H35, Head::H36, Head::H37, Head::H38, Head::H39,
-    Head::H40, Head::H41, Head::H42, Head::H43, Head::H44, Head::H45, Head::H46, Head::H47, Head::H48, Head::H49,
-    Head::H50, Head::H51, Head::H52, Head::H53, Head::H54, Head::H55, Head::H56, Head::H57, Head::H58, Head::H59,
-    Head::H60, Head::H61, Head::H62, Head::H63, Head::H64, Head::H65, Head::H66, Head::H67, Head::H68, Head::H69,
-    Head::H70, Head::H71, Head::H72, Head::H73, Head::H74, Head::H75, Head::H76, Head::H77, Head::H78, Head::H79,
-    Head::H80, Head::H81, Head::H82, Head::H83, Head::H84, Head::H85, Head::H86, Head::H87, Head::H88, Head::H89,
-    Head::H90, Head::H91, Head::H92, Head::H93, Head::H94, Head::H95, Head::H96, Head::H97, Head::H98, Head::H99,
-    Head::H100, Head::H101, Head::H102, Head::H103, Head::H104, Head::H105, Head::H106, Head::H107, Head::H108, Head::H109,
-    Head::H110, Head::H111, Head::H112, Head::H113, Head::H114, Head::H115, Head::H116, Head::H117, Head::H118, Head::H119,
-    Head::H120, Head::H121, Head::H122, Head::H123, Head::H124, Head::H125, Head::H126, Head::H127, Head::H128, Head::H129,
-];
 
 impl Head {
     /// The head of an inline payload of `len` bytes (at most
@@ -580,6 +577,19 @@ mod tests {
         // The variants' tag sits in a spare value of an inline frame's
         // head, so wrapping a frame costs no space.
         assert_eq!(size_of::<Option<Msg>>(), size_of::<Msg>());
+    }
+
+    #[test]
+    fn heads_cover_every_length_and_flag() {
+        for (i, h) in HEADS.iter().enumerate() {
+            assert_eq!(*h as u64, i as u64);
+        }
+        for len in 0..=Msg::INLINE_CAP {
+            for more in [false, true] {
+                let h = Head::of(len, more);
+                assert_eq!((h.len(), h.more()), (len, more));
+            }
+        }
     }
 
     #[test]
