@@ -107,6 +107,38 @@ fn spsc_claim_and_partial_batch() {
 }
 
 #[test]
+fn vacant_slot_writes_across_wraparound_and_disconnect() {
+    model(|| {
+        let (mut tx, mut rx) = Builder::new(2)
+            .wait_strategy(WaitStrategy::BusySpin)
+            .spsc::<StdArc<u32>>()
+            .unwrap();
+        let p = thread::spawn(move || {
+            for v in 0..3u32 {
+                spin(|| match tx.vacant() {
+                    Ok(slot) => {
+                        slot.write(StdArc::new(v));
+                        Some(())
+                    }
+                    Err(PushError::Full(())) => None,
+                    Err(PushError::Disconnected(())) => panic!("consumer gone"),
+                });
+            }
+        });
+        let mut got = Vec::new();
+        loop {
+            match rx.try_pop() {
+                Ok(v) => got.push(*v),
+                Err(PopError::Empty) => thread::yield_now(),
+                Err(PopError::Disconnected) => break,
+            }
+        }
+        p.join().unwrap();
+        assert_eq!(got, [0, 1, 2]);
+    });
+}
+
+#[test]
 fn staged_items_across_wraparound_and_a_blocking_push() {
     model(|| {
         let (mut tx, mut rx) = Builder::new(2).spsc::<u32>().unwrap();
