@@ -127,6 +127,97 @@ fn libzmq_xpub_receives_ringmq_xsub_and_sub() {
 }
 
 #[test]
+fn xpub_verboser_with_libzmq_subs() {
+    for verboser in [false, true] {
+        let ctx = Context::new();
+        let xpub = sock(&ctx, SocketType::XPub);
+        if verboser {
+            xpub.set_xpub_verboser(true).unwrap();
+        } else {
+            xpub.set_xpub_verbose(true).unwrap();
+        }
+        let ep = xpub.bind("tcp://127.0.0.1:*").unwrap();
+        let z = zmq::Context::new();
+        let (a, b) = (zsock(&z, zmq::SUB), zsock(&z, zmq::SUB));
+        for s in [&a, &b] {
+            s.connect(&ep).unwrap();
+            s.set_subscribe(b"t").unwrap();
+            // Both modes pass on the second subscribe of "t".
+            assert_eq!(&xpub.recv().unwrap()[..], b"\x01t");
+        }
+        a.set_subscribe(b"only-a").unwrap();
+        assert_eq!(&xpub.recv().unwrap()[..], b"\x01only-a");
+        // `b` still holds "t": only VERBOSER passes `a`'s cancel on.
+        a.set_unsubscribe(b"t").unwrap();
+        a.set_subscribe(b"mark").unwrap();
+        let mut got = vec![xpub.recv().unwrap().to_vec()];
+        if verboser {
+            got.push(xpub.recv().unwrap().to_vec());
+        }
+        let want: Vec<&[u8]> = if verboser {
+            vec![b"\x00t", b"\x01mark"]
+        } else {
+            vec![b"\x01mark"]
+        };
+        assert_eq!(got, want, "verboser: {verboser}");
+        // `a` leaves holding "only-a" and "mark", which nobody else holds:
+        // both cancels come in either mode.
+        drop(a);
+        let mut got = vec![xpub.recv().unwrap().to_vec(), xpub.recv().unwrap().to_vec()];
+        got.sort();
+        assert_eq!(got, vec![b"\x00mark".to_vec(), b"\x00only-a".to_vec()]);
+        // `b` leaves as the last holder of "t".
+        drop(b);
+        assert_eq!(&xpub.recv().unwrap()[..], b"\x00t");
+        assert!(matches!(
+            xpub.recv_timeout(Duration::from_millis(50)),
+            Err(Error::Timeout)
+        ));
+    }
+}
+
+#[test]
+fn a_cancel_of_nothing_reaches_the_application_as_in_libzmq() {
+    // libzmq's XPUB passes on a cancel for a topic the peer never
+    // subscribed to (XSUBs do not send those; a raw peer here does).
+    let z = zmq::Context::new();
+    let zxpub = zsock(&z, zmq::XPUB);
+    let zep = zbind(&zxpub);
+    let ctx = Context::new();
+    let xpub = sock(&ctx, SocketType::XPub);
+    let ep = xpub.bind("tcp://127.0.0.1:*").unwrap();
+    let mut peers = Vec::new();
+    for e in [&zep, &ep] {
+        let mut s = TcpStream::connect(e.trim_start_matches("tcp://")).unwrap();
+        // A ZMTP 3.0 peer: subscriptions travel as messages.
+        let mut greeting = null_greeting();
+        greeting[11] = 0;
+        s.write_all(&greeting).unwrap();
+        s.write_all(&ready_command("SUB")).unwrap();
+        // The XPUB's greeting and READY first: the handshake is over before
+        // the subscriptions arrive.
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        let mut head = [0u8; 66];
+        s.read_exact(&mut head).unwrap();
+        assert_eq!(
+            head[64], 0x04,
+            "a short command (READY) follows the greeting"
+        );
+        let mut ready = vec![0u8; head[65] as usize];
+        s.read_exact(&mut ready).unwrap();
+        for m in [&b"\x00never"[..], b"\x01mark"] {
+            s.write_all(&[0, m.len() as u8]).unwrap();
+            s.write_all(m).unwrap();
+        }
+        peers.push(s);
+    }
+    assert_eq!(zxpub.recv_bytes(0).unwrap(), b"\x00never");
+    assert_eq!(zxpub.recv_bytes(0).unwrap(), b"\x01mark");
+    assert_eq!(&xpub.recv().unwrap()[..], b"\x00never");
+    assert_eq!(&xpub.recv().unwrap()[..], b"\x01mark");
+}
+
+#[test]
 fn ringmq_router_with_libzmq_dealers() {
     let ctx = Context::new();
     let router = sock(&ctx, SocketType::Router);

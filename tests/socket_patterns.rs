@@ -832,6 +832,7 @@ fn socket_specific_options_refuse_other_socket_types() {
         push.set_req_relaxed(true),
         push.set_req_correlate(true),
         push.set_xpub_verbose(true),
+        push.set_xpub_verboser(true),
     ] {
         assert!(matches!(r, Err(Error::NotSupported(_))), "{r:?}");
     }
@@ -842,8 +843,14 @@ fn socket_specific_options_refuse_other_socket_types() {
     let req = ctx.socket(SocketType::Req).unwrap();
     req.set_req_relaxed(true).unwrap();
     req.set_req_correlate(true).unwrap();
-    ctx.socket(SocketType::XPub)
-        .unwrap()
-        .set_xpub_verbose(true)
-        .unwrap();
+    let xpub = ctx.socket(SocketType::XPub).unwrap();
+    xpub.set_xpub_verbose(true).unwrap();
+    // VERBOSER sets both halves; VERBOSE after it clears the second, as in
+    // libzmq.
+    xpub.set_xpub_verboser(true).unwrap();
+    let o = xpub.options();
+    assert!(o.xpub_verbose && o.xpub_verbose_unsubs);
+    xpub.set_xpub_verbose(true).unwrap();
+    let o = xpub.options();
+    assert!(o.xpub_verbose && !o.xpub_verbose_unsubs);
 }

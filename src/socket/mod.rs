@@ -311,7 +311,8 @@ impl Pattern {
     ) {
         match self {
             Pattern::Pub(x) | Pattern::XPub(x) => {
-                x.on_msg(pipe, payload, opts.xpub_verbose, opts.xpub_manual, inbox)
+                let verbose = (opts.xpub_verbose, opts.xpub_verbose_unsubs);
+                x.on_msg(pipe, payload, verbose, opts.xpub_manual, inbox)
             }
             Pattern::Sub(x) | Pattern::XSub(x) => {
                 x.on_msg(pipe, payload, opts.invert_matching, inbox)
@@ -344,10 +345,18 @@ impl Pattern {
     }
 
     /// A pipe's connection was lost (`gone`: for good).
-    fn on_detach(&mut self, pipe: PipeId, gone: bool, inbox: &mut VecDeque<(PipeId, Payload)>) {
+    fn on_detach(
+        &mut self,
+        pipe: PipeId,
+        gone: bool,
+        opts: &Options,
+        inbox: &mut VecDeque<(PipeId, Payload)>,
+    ) {
         match self {
             // The subscriber re-sends its subscriptions when it reconnects.
-            Pattern::Pub(x) | Pattern::XPub(x) => x.on_detach(pipe, inbox),
+            Pattern::Pub(x) | Pattern::XPub(x) => {
+                x.on_detach(pipe, opts.xpub_verbose_unsubs, inbox)
+            }
             Pattern::Router(r) if gone => r.on_detach(pipe),
             _ => {}
         }
@@ -1157,10 +1166,43 @@ impl Socket {
     }
 
     /// Sets `ZMQ_XPUB_VERBOSE` (see [`Options::xpub_verbose`]); XPUB only
-    /// ([`Error::NotSupported`] for the others).
+    /// ([`Error::NotSupported`] for the others). As in libzmq, it also turns
+    /// off the cancels that [`set_xpub_verboser`](Self::set_xpub_verboser)
+    /// turned on.
     pub fn set_xpub_verbose(&self, v: bool) -> Result<()> {
         self.set_for(&[SocketType::XPub], "ZMQ_XPUB_VERBOSE (XPUB only)", |o| {
-            o.xpub_verbose = v
+            o.xpub_verbose = v;
+            o.xpub_verbose_unsubs = false;
+        })
+    }
+
+    /// Sets `ZMQ_XPUB_VERBOSER`: every subscribe and every cancel from a
+    /// peer goes to the application (see [`Options::xpub_verbose_unsubs`]);
+    /// XPUB only ([`Error::NotSupported`] for the others).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ringmq::{Context, SocketType};
+    ///
+    /// let ctx = Context::new();
+    /// let xpub = ctx.socket(SocketType::XPub)?;
+    /// xpub.set_xpub_verboser(true)?;
+    /// let ep = xpub.bind("inproc://verboser-doc")?;
+    /// let (a, b) = (ctx.socket(SocketType::Sub)?, ctx.socket(SocketType::Sub)?);
+    /// for s in [&a, &b] {
+    ///     s.connect(&ep)?;
+    ///     s.subscribe("t")?;
+    ///     assert_eq!(&xpub.recv_timeout(Duration::from_secs(5))?[..], b"\x01t");
+    /// }
+    /// // `b` still holds "t", yet `a`'s cancel is passed on.
+    /// a.unsubscribe("t")?;
+    /// assert_eq!(&xpub.recv_timeout(Duration::from_secs(5))?[..], b"\x00t");
+    /// # Ok::<(), ringmq::Error>(())
+    /// ```
+    pub fn set_xpub_verboser(&self, v: bool) -> Result<()> {
+        self.set_for(&[SocketType::XPub], "ZMQ_XPUB_VERBOSER (XPUB only)", |o| {
+            o.xpub_verbose = v;
+            o.xpub_verbose_unsubs = v;
         })
     }
 
@@ -1630,7 +1672,8 @@ impl Core {
                 w.detach();
                 self.readers.remove(id, |_, _| {});
             }
-            self.pattern.on_detach(id, true, &mut self.inbox);
+            self.pattern
+                .on_detach(id, true, &self.opts, &mut self.inbox);
         }
         if let Some(io) = io {
             self.ctx.send_io(
@@ -1718,7 +1761,8 @@ impl Core {
     fn detach_gone_readers(&mut self) {
         for pipe in self.readers.take_gone() {
             if self.pipes.remove(pipe).is_some() {
-                self.pattern.on_detach(pipe, true, &mut self.inbox);
+                self.pattern
+                    .on_detach(pipe, true, &self.opts, &mut self.inbox);
             }
         }
     }
@@ -1800,7 +1844,8 @@ impl Core {
                     }
                 }
             }
-            self.pattern.on_detach(pipe, true, &mut self.inbox);
+            self.pattern
+                .on_detach(pipe, true, &self.opts, &mut self.inbox);
         }
     }
 
@@ -2302,7 +2347,7 @@ fn apply(sink: &mut Sink<'_>, item: Inbound) {
             });
             if let Some(e) = pipes.get_mut(pipe) {
                 e.connected = false;
-                pattern.on_detach(pipe, false, inbox);
+                pattern.on_detach(pipe, false, opts, inbox);
             }
         }
         Inbound::Detached { pipe } => {
@@ -2311,7 +2356,7 @@ fn apply(sink: &mut Sink<'_>, item: Inbound) {
                 pattern.on_msg(pipe, payload, opts, inbox)
             });
             if pipes.remove(pipe).is_some() {
-                pattern.on_detach(pipe, true, inbox);
+                pattern.on_detach(pipe, true, opts, inbox);
             }
         }
     }

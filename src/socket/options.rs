@@ -94,6 +94,12 @@ pub struct Options {
     /// `ZMQ_XPUB_VERBOSE` (XPUB): pass every subscribe to the application,
     /// not only the first for a topic. Default off.
     pub xpub_verbose: bool,
+    /// The second half of `ZMQ_XPUB_VERBOSER` (XPUB): pass every cancel to
+    /// the application, not only the one that leaves a topic without
+    /// subscribers, and when a peer goes away one cancel per topic it held.
+    /// `set_xpub_verboser` sets it with [`xpub_verbose`](Self::xpub_verbose);
+    /// `set_xpub_verbose` clears it, as in libzmq. Default off.
+    pub xpub_verbose_unsubs: bool,
     /// `ZMQ_INVERT_MATCHING` (PUB, XPUB, SUB): subscriptions become a
     /// blacklist. A publisher sends each message to the peers whose
     /// subscriptions do not match it, and a SUB keeps the messages that
@@ -206,6 +212,7 @@ impl Default for Options {
             req_relaxed: false,
             req_correlate: false,
             xpub_verbose: false,
+            xpub_verbose_unsubs: false,
             invert_matching: false,
             xpub_nodrop: false,
             xpub_manual: false,

@@ -67,11 +67,21 @@ impl Trie {
     /// whether the prefix is left with no key (the topic is gone), and false
     /// when the key was not subscribed at all.
     pub(crate) fn rm(&mut self, prefix: &[u8], key: u64, counted: bool) -> bool {
+        self.remove(prefix, key, counted) == Removal::Last
+    }
+
+    /// [`rm`](Self::rm), telling a key that was not subscribed apart from
+    /// one whose prefix other keys still hold.
+    pub(crate) fn remove(&mut self, prefix: &[u8], key: u64, counted: bool) -> Removal {
         let (found, gone) = Self::rm_at(&mut self.root, prefix, key, counted);
         if found == Found::Removed {
             self.entries -= 1;
         }
-        found != Found::No && gone
+        match found {
+            Found::No => Removal::NotFound,
+            _ if gone => Removal::Last,
+            _ => Removal::Remain,
+        }
     }
 
     fn rm_at(node: &mut Node, prefix: &[u8], key: u64, counted: bool) -> (Found, bool) {
@@ -101,32 +111,30 @@ impl Trie {
         }
     }
 
-    /// Removes `key` from every prefix; calls `gone` with each prefix that is
-    /// left with no key.
-    pub(crate) fn rm_key(&mut self, key: u64, mut gone: impl FnMut(&[u8])) {
+    /// Removes `key` from every prefix; calls `removed` with each prefix it
+    /// held and whether that prefix is left with no key.
+    pub(crate) fn rm_key(&mut self, key: u64, mut removed: impl FnMut(&[u8], bool)) {
         let mut path = Vec::new();
-        let removed = Self::rm_key_at(&mut self.root, key, &mut path, &mut gone);
-        self.entries -= removed;
+        let n = Self::rm_key_at(&mut self.root, key, &mut path, &mut removed);
+        self.entries -= n;
     }
 
     fn rm_key_at(
         node: &mut Node,
         key: u64,
         path: &mut Vec<u8>,
-        gone: &mut impl FnMut(&[u8]),
+        on_removed: &mut impl FnMut(&[u8], bool),
     ) -> usize {
         let mut removed = 0;
         if let Some(pos) = node.keys.iter().position(|(k, _)| *k == key) {
             node.keys.remove(pos);
             removed += 1;
-            if node.keys.is_empty() {
-                gone(path);
-            }
+            on_removed(path, node.keys.is_empty());
         }
         let mut i = 0;
         while i < node.children.len() {
             path.push(node.children[i].0);
-            removed += Self::rm_key_at(&mut node.children[i].1, key, path, gone);
+            removed += Self::rm_key_at(&mut node.children[i].1, key, path, on_removed);
             path.pop();
             if node.children[i].1.is_empty() {
                 node.children.remove(i);
@@ -202,6 +210,17 @@ enum Found {
     Removed,
 }
 
+/// What [`Trie::remove`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Removal {
+    /// The key was not subscribed to the prefix.
+    NotFound,
+    /// The key was the prefix's last: the topic is gone.
+    Last,
+    /// Other keys (or further counts of this one) still hold the prefix.
+    Remain,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,16 +268,40 @@ mod tests {
     }
 
     #[test]
+    fn remove_tells_not_found_last_and_remaining() {
+        let mut t = Trie::default();
+        assert_eq!(t.remove(b"t", 1, false), Removal::NotFound);
+        t.add(b"t", 1, false);
+        t.add(b"t", 2, false);
+        assert_eq!(t.remove(b"t", 3, false), Removal::NotFound);
+        assert_eq!(t.remove(b"t", 1, false), Removal::Remain);
+        assert_eq!(t.remove(b"t", 1, false), Removal::NotFound);
+        assert_eq!(t.remove(b"t", 2, false), Removal::Last);
+        t.add(b"u", 0, true);
+        t.add(b"u", 0, true);
+        assert_eq!(t.remove(b"u", 0, true), Removal::Remain);
+        assert_eq!(t.remove(b"u", 0, true), Removal::Last);
+        assert!(t.is_empty());
+    }
+
+    #[test]
     fn remove_key_everywhere_reports_gone_topics() {
         let mut t = Trie::default();
         t.add(b"a", 1, false);
         t.add(b"ab", 1, false);
         t.add(b"ab", 2, false);
         t.add(b"c", 1, false);
-        let mut gone = Vec::new();
-        t.rm_key(1, |p| gone.push(p.to_vec()));
-        gone.sort();
-        assert_eq!(gone, vec![b"a".to_vec(), b"c".to_vec()]);
+        let mut removed = Vec::new();
+        t.rm_key(1, |p, last| removed.push((p.to_vec(), last)));
+        removed.sort();
+        assert_eq!(
+            removed,
+            vec![
+                (b"a".to_vec(), true),
+                (b"ab".to_vec(), false),
+                (b"c".to_vec(), true)
+            ]
+        );
         assert_eq!(matched(&t, b"abc"), vec![2]);
         let mut all = Vec::new();
         t.for_each_prefix(|p| all.push(p.to_vec()));

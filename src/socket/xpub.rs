@@ -19,13 +19,16 @@
 //!
 //! XPUB hands the application a subscription the first time any peer makes
 //! it, and a cancel when the last peer drops it (including peers that go
-//! away); with `XPUB_VERBOSE` every subscribe is passed on. Other messages
-//! from peers (an XSUB may send some) are passed on as they are.
+//! away) or when a peer cancels what it never subscribed to, as libzmq
+//! does. With `XPUB_VERBOSE` every subscribe is passed on; with
+//! `XPUB_VERBOSER` every cancel too, a peer's going away passing on one per
+//! topic it held. Other messages from peers (an XSUB may send some) are
+//! passed on as they are.
 
 use std::collections::VecDeque;
 
 use super::pipes::Pipes;
-use super::trie::Trie;
+use super::trie::{Removal, Trie};
 use super::Routed;
 use crate::msg::Msg;
 use crate::pipe::{Payload, PipeId};
@@ -53,12 +56,13 @@ impl XPub {
     }
 
     /// A message from a peer. With `manual` (XPUB only) subscriptions are
-    /// all handed to the application and none is applied.
+    /// all handed to the application and none is applied; `verbose` passes
+    /// on every subscribe, `verbose_unsubs` every cancel.
     pub(super) fn on_msg(
         &mut self,
         pipe: PipeId,
         payload: Payload,
-        verbose: bool,
+        (verbose, verbose_unsubs): (bool, bool),
         manual: bool,
         inbox: &mut VecDeque<(PipeId, Payload)>,
     ) {
@@ -72,7 +76,9 @@ impl XPub {
                     let new = self.subs.add(topic, pipe, false);
                     new || verbose
                 } else {
-                    self.subs.rm(topic, pipe, false)
+                    // Passed on unless other peers still hold the topic (a
+                    // cancel of nothing is passed on too, as libzmq does).
+                    self.subs.remove(topic, pipe, false) != Removal::Remain || verbose_unsubs
                 };
                 if pass && !self.is_pub {
                     inbox.push_back((pipe, payload));
@@ -105,14 +111,20 @@ impl XPub {
     }
 
     /// A peer went away: its subscriptions go, and XPUB reports the topics
-    /// nobody subscribes to any more.
-    pub(super) fn on_detach(&mut self, pipe: PipeId, inbox: &mut VecDeque<(PipeId, Payload)>) {
+    /// nobody subscribes to any more (with `verbose_unsubs`, every topic the
+    /// peer held).
+    pub(super) fn on_detach(
+        &mut self,
+        pipe: PipeId,
+        verbose_unsubs: bool,
+        inbox: &mut VecDeque<(PipeId, Payload)>,
+    ) {
         if self.last_pipe == Some(pipe) {
             self.last_pipe = None;
         }
         let is_pub = self.is_pub;
-        self.subs.rm_key(pipe, |topic| {
-            if !is_pub {
+        self.subs.rm_key(pipe, |topic, last| {
+            if !is_pub && (last || verbose_unsubs) {
                 let mut v = Vec::with_capacity(topic.len() + 1);
                 v.push(0);
                 v.extend_from_slice(topic);
