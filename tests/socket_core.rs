@@ -933,3 +933,37 @@ fn large_frames_dribbled_by_a_raw_peer_arrive_intact() {
         assert!(m[..] == pattern(i as u32, len)[..], "frame {i}");
     }
 }
+
+#[test]
+fn closing_with_nothing_queued_ends_a_connection_still_in_its_handshake() {
+    // A peer that accepts and never sends its greeting keeps the handshake
+    // open until HANDSHAKE_IVL; a socket closed meanwhile with nothing to
+    // deliver (default linger) closes the connection at once.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let ep = format!("tcp://{}", l.local_addr().unwrap());
+    let ctx = Context::new();
+    let dealer = sock(&ctx, SocketType::Dealer);
+    dealer
+        .set_handshake_ivl(Some(Duration::from_secs(600)))
+        .unwrap();
+    let mut mon = dealer.monitor().unwrap();
+    dealer.connect(&ep).unwrap();
+    let (mut peer, _) = l.accept().unwrap();
+    peer.set_read_timeout(Some(WAIT)).unwrap();
+    // Its greeting arrives (at least the signature); then it waits for ours.
+    let mut sig = [0u8; 10];
+    peer.read_exact(&mut sig).unwrap();
+    assert_eq!(sig[0], 0xFF);
+    loop {
+        let ev = mon.recv_timeout(WAIT).expect("monitor event");
+        if ev.kind == ringmq::MonitorEventKind::Connected {
+            break;
+        }
+    }
+    drop(mon);
+    drop(dealer);
+    // The connection ends (EOF) without waiting for the handshake deadline.
+    let mut rest = Vec::new();
+    peer.read_to_end(&mut rest)
+        .expect("the connection is closed, not left open");
+}

@@ -386,6 +386,12 @@ impl Engine {
             if self.closing && self.out_done && !self.conn.wants_write() {
                 return Step::Close;
             }
+            if self.closing && !self.conn.is_ready() && self.out_ring().is_none_or(|r| r.is_empty())
+            {
+                // Closed before the handshake finished, with nothing queued
+                // to deliver: no reason to wait for the handshake.
+                return Step::Close;
+            }
             if !progress {
                 break;
             }
