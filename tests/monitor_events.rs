@@ -147,3 +147,48 @@ fn silent_peer_dropped_by_heartbeat_and_reconnected() {
     assert_eq!(next_kind(&mut mon, &skip).0, K::HandshakeSucceeded);
     assert_eq!(server.join().unwrap(), 2);
 }
+
+#[test]
+fn connect_timeout_gives_up_on_a_peer_that_does_not_answer_and_retries() {
+    use socket2::{Domain, Socket, Type};
+    // A listener with a backlog of 0 whose accept queue holds one
+    // connection it has not accepted: Linux drops further SYNs, so a
+    // connect to it stays in progress (for minutes, left to the system).
+    let l = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    l.bind(&any.into()).unwrap();
+    l.listen(0).unwrap();
+    let addr = l.local_addr().unwrap().as_socket().unwrap();
+    let _queued = TcpStream::connect(addr).unwrap();
+
+    let ctx = Context::new();
+    let dealer = ctx.socket(SocketType::Dealer).unwrap();
+    dealer
+        .set_reconnect_ivl(Some(Duration::from_millis(20)))
+        .unwrap();
+    assert!(dealer.set_connect_timeout(Some(Duration::ZERO)).is_err());
+    dealer
+        .set_connect_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    assert_eq!(dealer.connect_timeout(), Some(Duration::from_millis(100)));
+    let mut mon = dealer.monitor().unwrap();
+    let ep = format!("tcp://{addr}");
+    dealer.connect(&ep).unwrap();
+    // Each attempt is given up at the timeout and retried.
+    let mut retried = 0;
+    while retried < 3 {
+        match next_kind(&mut mon, &[K::ConnectDelayed]) {
+            (K::ConnectRetried, e) => {
+                assert_eq!(e, ep);
+                retried += 1;
+            }
+            other => panic!("unexpected event {other:?}"),
+        }
+    }
+    // Once the queue has room, the next attempt connects.
+    let (_accepted, _) = l.accept().unwrap();
+    assert_eq!(
+        next_kind(&mut mon, &[K::ConnectDelayed, K::ConnectRetried]),
+        (K::Connected, ep)
+    );
+}

@@ -253,6 +253,8 @@ pub(crate) struct Connecter {
     pub(crate) attempt: u32,
     /// A stream whose non-blocking connect is in progress.
     pub(crate) pending: Option<Stream>,
+    /// When the connect in progress is given up (`ZMQ_CONNECT_TIMEOUT`).
+    pub(crate) connect_deadline: Option<Instant>,
     pub(crate) generation: u64,
     /// The socket was closed; deliver what is queued until this deadline.
     pub(crate) closing: Option<Option<Instant>>,
@@ -505,6 +507,7 @@ impl Loop {
                         out,
                         attempt: 0,
                         pending: None,
+                        connect_deadline: None,
                         generation: self.next_generation(),
                         closing: None,
                     };
@@ -663,10 +666,41 @@ impl Loop {
         }
         let generation = c.generation;
         let has_pending = c.pending.is_some();
+        c.connect_deadline = match c.link.options.connect_timeout {
+            Some(d) if has_pending => {
+                let at = Instant::now() + d;
+                self.timers
+                    .add(at, token, generation, TimerKind::ConnectTimeout);
+                Some(at)
+            }
+            _ => None,
+        };
         entry.insert((generation, Entry::Connecter(c)));
         if !has_pending {
             self.schedule_reconnect(token);
         }
+    }
+
+    /// `ZMQ_CONNECT_TIMEOUT`: a connect still in progress at its deadline
+    /// is abandoned and retried after the reconnect interval, as libzmq
+    /// does (instead of waiting for the system's own timeout, minutes when
+    /// the peer's host does not answer).
+    fn connect_timed_out(&mut self, token: usize, now: Instant) {
+        let Some((_, Entry::Connecter(c))) = self.entries.get_mut(token) else {
+            return;
+        };
+        // A timer left from an earlier attempt finds a later deadline.
+        if c.connect_deadline.is_none_or(|d| d > now) {
+            return;
+        }
+        c.connect_deadline = None;
+        let Some(mut s) = c.pending.take() else {
+            return;
+        };
+        tracing::debug!(endpoint = %c.endpoint_str, "connect timed out");
+        let _ = self.poll.registry().deregister(&mut s);
+        drop(s);
+        self.schedule_reconnect(token);
     }
 
     fn schedule_reconnect(&mut self, token: usize) {
@@ -715,6 +749,10 @@ impl Loop {
                     self.start_connect(c);
                 }
                 (TimerKind::Linger, _) => self.remove(t.token),
+                (TimerKind::ConnectTimeout, Entry::Connecter(_)) => {
+                    self.connect_timed_out(t.token, now);
+                }
+                (TimerKind::ConnectTimeout, _) => {}
                 (_, Entry::Engine(_)) => {
                     self.engine_step(t.token, |e, cx| e.on_timer(t.kind, cx));
                 }

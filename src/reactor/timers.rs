@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 pub(crate) enum TimerKind {
     /// Try to connect again.
     Reconnect,
+    /// A connect in progress has taken `ZMQ_CONNECT_TIMEOUT`: give it up.
+    ConnectTimeout,
     /// Check the protocol's own timers (handshake deadline, heartbeats).
     Protocol,
     /// The socket's linger period is over: drop what is still queued.

@@ -769,6 +769,24 @@ impl Socket {
         self.core.borrow().opts.reconnect_ivl_max
     }
 
+    /// Sets `ZMQ_CONNECT_TIMEOUT` (see [`Options::connect_timeout`]; `None`
+    /// = the system's own timeout). Applies to connects started after the
+    /// call; a zero duration is an [`Error::InvalidOption`].
+    pub fn set_connect_timeout(&self, v: Option<Duration>) -> Result<()> {
+        if v.is_some_and(|d| d.is_zero()) {
+            return Err(Error::InvalidOption {
+                option: "ZMQ_CONNECT_TIMEOUT",
+                reason: "use None for the system's own timeout",
+            });
+        }
+        self.core.borrow_mut().set(|o| o.connect_timeout = v)
+    }
+
+    /// `ZMQ_CONNECT_TIMEOUT`.
+    pub fn connect_timeout(&self) -> Option<Duration> {
+        self.core.borrow().opts.connect_timeout
+    }
+
     /// Sets `ZMQ_MAXMSGSIZE` (`None` = no limit).
     pub fn set_maxmsgsize(&self, v: Option<u64>) -> Result<()> {
         self.core.borrow_mut().set(|o| o.maxmsgsize = v)

@@ -36,6 +36,11 @@ pub struct Options {
     /// each failed attempt up to this; zero (the default) keeps a constant wait
     /// plus random jitter, as libzmq does.
     pub reconnect_ivl_max: Duration,
+    /// `ZMQ_CONNECT_TIMEOUT`: how long a TCP connect may stay in progress
+    /// before it is abandoned and retried after the reconnect interval.
+    /// `None` (the default, libzmq's 0) leaves it to the system, which gives
+    /// up on a host that does not answer only after minutes.
+    pub connect_timeout: Option<Duration>,
     /// `ZMQ_MAXMSGSIZE`: the largest inbound message accepted; a peer sending a
     /// larger frame is disconnected. `None` = no limit (default).
     pub maxmsgsize: Option<u64>,
@@ -192,6 +197,7 @@ impl Default for Options {
             linger: None,
             reconnect_ivl: Some(Duration::from_millis(100)),
             reconnect_ivl_max: Duration::ZERO,
+            connect_timeout: None,
             maxmsgsize: None,
             sndtimeo: None,
             rcvtimeo: None,
