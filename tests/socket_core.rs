@@ -592,6 +592,17 @@ fn misuse_gets_clear_errors() {
         push.set_routing_id(vec![0u8, 1]),
         Err(Error::InvalidOption { .. })
     ));
+    for bad in [
+        Duration::ZERO,
+        Duration::from_millis(u64::from(u32::MAX) + 1),
+    ] {
+        assert!(matches!(
+            push.set_tcp_maxrt(Some(bad)),
+            Err(Error::InvalidOption { .. })
+        ));
+    }
+    push.set_tcp_maxrt(Some(Duration::from_secs(2))).unwrap();
+    assert_eq!(push.tcp_maxrt(), Some(Duration::from_secs(2)));
     assert!(matches!(
         push.unbind("tcp://127.0.0.1:1"),
         Err(Error::InvalidEndpoint { .. })

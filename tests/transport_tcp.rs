@@ -288,6 +288,7 @@ fn options_reach_the_socket() {
         rcvbuf: Some(96 * 1024),
         backlog: 5,
         ipv6: false,
+        max_rt: Some(Duration::from_millis(1500)),
     };
     let (listener, addr) = bind_tcp(&tcp_ep("tcp://127.0.0.1:*"), &opts).unwrap();
     let stream = connect_tcp(&tcp_ep(&format!("tcp://{addr}")), &opts).unwrap();
@@ -302,6 +303,10 @@ fn options_reach_the_socket() {
             Duration::from_secs(7)
         );
         assert_eq!(sock.tcp_keepalive_retries().unwrap(), 4);
+        assert_eq!(
+            sock.tcp_user_timeout().unwrap(),
+            Some(Duration::from_millis(1500))
+        );
     }
     // The kernel may round up (Linux doubles), never down.
     assert!(sock.send_buffer_size().unwrap() >= 64 * 1024);

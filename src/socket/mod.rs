@@ -879,6 +879,24 @@ impl Socket {
         self.core.borrow().opts.tcp_keepalive_intvl
     }
 
+    /// Sets `ZMQ_TCP_MAXRT` (see [`Options::tcp_maxrt`]; `None` = OS
+    /// default) for connections made after the call. A zero duration, or one
+    /// of more than `u32::MAX` milliseconds, is an [`Error::InvalidOption`].
+    pub fn set_tcp_maxrt(&self, v: Option<Duration>) -> Result<()> {
+        if v.is_some_and(|d| d.is_zero() || d.as_millis() > u128::from(u32::MAX)) {
+            return Err(Error::InvalidOption {
+                option: "ZMQ_TCP_MAXRT",
+                reason: "must be 1 ms to u32::MAX ms; use None for the OS default",
+            });
+        }
+        self.core.borrow_mut().set(|o| o.tcp_maxrt = v)
+    }
+
+    /// `ZMQ_TCP_MAXRT`.
+    pub fn tcp_maxrt(&self) -> Option<Duration> {
+        self.core.borrow().opts.tcp_maxrt
+    }
+
     /// Sets `ZMQ_SNDBUF` in bytes (`None` = OS default).
     pub fn set_sndbuf(&self, v: Option<u32>) -> Result<()> {
         self.core.borrow_mut().set(|o| o.sndbuf = v)

@@ -62,6 +62,10 @@ pub struct Options {
     pub tcp_keepalive_cnt: Option<u32>,
     /// `ZMQ_TCP_KEEPALIVE_INTVL` in seconds; `None` = OS default.
     pub tcp_keepalive_intvl: Option<u32>,
+    /// `ZMQ_TCP_MAXRT`: how long sent data may stay unacknowledged before
+    /// the connection is dropped (`TCP_USER_TIMEOUT`, Linux); `None` = OS
+    /// default.
+    pub tcp_maxrt: Option<Duration>,
     /// `ZMQ_SNDBUF` in bytes; `None` = OS default.
     pub sndbuf: Option<u32>,
     /// `ZMQ_RCVBUF` in bytes; `None` = OS default.
@@ -207,6 +211,7 @@ impl Default for Options {
             tcp_keepalive_idle: None,
             tcp_keepalive_cnt: None,
             tcp_keepalive_intvl: None,
+            tcp_maxrt: None,
             sndbuf: None,
             rcvbuf: None,
             backlog: 100,
@@ -258,6 +263,7 @@ impl Options {
             rcvbuf: self.rcvbuf.map(|b| b as usize),
             backlog: self.backlog,
             ipv6: self.ipv6,
+            max_rt: self.tcp_maxrt,
         }
     }
 }
@@ -305,6 +311,23 @@ mod tests {
         assert_eq!(o.backlog, 100);
         assert_eq!(o.handshake_ivl, Some(Duration::from_secs(30)));
         assert_eq!(o.send_ring_capacity(), 1024);
+        assert_eq!((o.connect_timeout, o.tcp_maxrt), (None, None));
+    }
+
+    #[test]
+    fn tcp_options_carry_the_socket_options() {
+        let o = Options {
+            tcp_keepalive: Some(true),
+            tcp_keepalive_idle: Some(30),
+            tcp_maxrt: Some(Duration::from_millis(1500)),
+            sndbuf: Some(4096),
+            ..Options::default()
+        };
+        let t = o.tcp();
+        assert_eq!(t.keepalive, Some(true));
+        assert_eq!(t.keepalive_idle, Some(Duration::from_secs(30)));
+        assert_eq!(t.max_rt, Some(Duration::from_millis(1500)));
+        assert_eq!(t.sndbuf, Some(4096));
     }
 
     #[test]

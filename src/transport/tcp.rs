@@ -61,6 +61,11 @@ pub struct TcpOptions {
     /// `ZMQ_IPV6`: when on, `*` binds `[::]` in dual-stack mode and host
     /// names may resolve to IPv6 addresses. Off by default, as in libzmq.
     pub ipv6: bool,
+    /// `ZMQ_TCP_MAXRT`: how long sent data may stay unacknowledged before
+    /// the system drops the connection (`TCP_USER_TIMEOUT`, whole
+    /// milliseconds; Linux and Android only, ignored elsewhere). `None`
+    /// leaves the OS default.
+    pub max_rt: Option<Duration>,
 }
 
 impl Default for TcpOptions {
@@ -74,6 +79,7 @@ impl Default for TcpOptions {
             rcvbuf: None,
             backlog: 100,
             ipv6: false,
+            max_rt: None,
         }
     }
 }
@@ -305,6 +311,10 @@ pub fn configure_stream(stream: &mio::net::TcpStream, opts: &TcpOptions) -> io::
     socket.set_tcp_nodelay(true)?;
     set_keepalive(&socket, opts)?;
     set_buffers(&socket, opts)?;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Some(t) = opts.max_rt {
+        socket.set_tcp_user_timeout(Some(t))?;
+    }
     Ok(())
 }
 
