@@ -288,6 +288,7 @@ fn options_reach_the_socket() {
         rcvbuf: Some(96 * 1024),
         backlog: 5,
         ipv6: false,
+        tos: Some(0x28),
         max_rt: Some(Duration::from_millis(1500)),
     };
     let (listener, addr) = bind_tcp(&tcp_ep("tcp://127.0.0.1:*"), &opts).unwrap();
@@ -311,7 +312,9 @@ fn options_reach_the_socket() {
     // The kernel may round up (Linux doubles), never down.
     assert!(sock.send_buffer_size().unwrap() >= 64 * 1024);
     assert!(sock.recv_buffer_size().unwrap() >= 96 * 1024);
+    assert_eq!(sock.tos_v4().unwrap(), 0x28);
     let lsock = socket2::SockRef::from(&listener);
+    assert_eq!(lsock.tos_v4().unwrap(), 0x28);
     assert!(lsock.reuse_address().unwrap());
     assert!(lsock.recv_buffer_size().unwrap() >= 96 * 1024);
 
@@ -327,6 +330,18 @@ fn options_reach_the_socket() {
         !sock.keepalive().unwrap(),
         "None leaves the setting as it was"
     );
+}
+
+#[test]
+fn tos_reaches_ipv6_sockets_as_their_traffic_class() {
+    let opts = TcpOptions {
+        ipv6: true,
+        tos: Some(0x48),
+        ..TcpOptions::default()
+    };
+    let (listener, addr) = bind_tcp(&tcp_ep("tcp://*:*"), &opts).unwrap();
+    assert!(addr.is_ipv6(), "{addr}");
+    assert_eq!(socket2::SockRef::from(&listener).tclass_v6().unwrap(), 0x48);
 }
 
 #[test]

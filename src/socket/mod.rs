@@ -879,6 +879,17 @@ impl Socket {
         self.core.borrow().opts.tcp_keepalive_intvl
     }
 
+    /// Sets `ZMQ_TOS` (see [`Options::tos`]; `None` = OS default) for
+    /// binds and connections made after the call.
+    pub fn set_tos(&self, v: Option<u8>) -> Result<()> {
+        self.core.borrow_mut().set(|o| o.tos = v)
+    }
+
+    /// `ZMQ_TOS`.
+    pub fn tos(&self) -> Option<u8> {
+        self.core.borrow().opts.tos
+    }
+
     /// Sets `ZMQ_TCP_MAXRT` (see [`Options::tcp_maxrt`]; `None` = OS
     /// default) for connections made after the call. A zero duration, or one
     /// of more than `u32::MAX` milliseconds, is an [`Error::InvalidOption`].

@@ -62,6 +62,9 @@ pub struct Options {
     pub tcp_keepalive_cnt: Option<u32>,
     /// `ZMQ_TCP_KEEPALIVE_INTVL` in seconds; `None` = OS default.
     pub tcp_keepalive_intvl: Option<u32>,
+    /// `ZMQ_TOS`: the type-of-service byte of the IP header of the socket's
+    /// TCP packets; `None` = OS default.
+    pub tos: Option<u8>,
     /// `ZMQ_TCP_MAXRT`: how long sent data may stay unacknowledged before
     /// the connection is dropped (`TCP_USER_TIMEOUT`, Linux); `None` = OS
     /// default.
@@ -212,6 +215,7 @@ impl Default for Options {
             tcp_keepalive_cnt: None,
             tcp_keepalive_intvl: None,
             tcp_maxrt: None,
+            tos: None,
             sndbuf: None,
             rcvbuf: None,
             backlog: 100,
@@ -263,6 +267,7 @@ impl Options {
             rcvbuf: self.rcvbuf.map(|b| b as usize),
             backlog: self.backlog,
             ipv6: self.ipv6,
+            tos: self.tos,
             max_rt: self.tcp_maxrt,
         }
     }
@@ -320,6 +325,7 @@ mod tests {
             tcp_keepalive: Some(true),
             tcp_keepalive_idle: Some(30),
             tcp_maxrt: Some(Duration::from_millis(1500)),
+            tos: Some(0x28),
             sndbuf: Some(4096),
             ..Options::default()
         };
@@ -327,6 +333,7 @@ mod tests {
         assert_eq!(t.keepalive, Some(true));
         assert_eq!(t.keepalive_idle, Some(Duration::from_secs(30)));
         assert_eq!(t.max_rt, Some(Duration::from_millis(1500)));
+        assert_eq!(t.tos, Some(0x28));
         assert_eq!(t.sndbuf, Some(4096));
     }
 

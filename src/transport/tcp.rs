@@ -61,6 +61,10 @@ pub struct TcpOptions {
     /// `ZMQ_IPV6`: when on, `*` binds `[::]` in dual-stack mode and host
     /// names may resolve to IPv6 addresses. Off by default, as in libzmq.
     pub ipv6: bool,
+    /// `ZMQ_TOS`: the IP header's type-of-service byte (DS field and ECN)
+    /// for the socket's packets (`IP_TOS`, and `IPV6_TCLASS` on IPv6
+    /// sockets). `None` leaves the OS default.
+    pub tos: Option<u8>,
     /// `ZMQ_TCP_MAXRT`: how long sent data may stay unacknowledged before
     /// the system drops the connection (`TCP_USER_TIMEOUT`, whole
     /// milliseconds; Linux and Android only, ignored elsewhere). `None`
@@ -79,6 +83,7 @@ impl Default for TcpOptions {
             rcvbuf: None,
             backlog: 100,
             ipv6: false,
+            tos: None,
             max_rt: None,
         }
     }
@@ -143,6 +148,25 @@ fn new_socket(addr: &SocketAddr) -> io::Result<Socket> {
     )?;
     socket.set_nonblocking(true)?;
     Ok(socket)
+}
+
+fn set_tos(socket: &SockRef<'_>, opts: &TcpOptions) -> io::Result<()> {
+    let Some(tos) = opts.tos else {
+        return Ok(());
+    };
+    let v6 = socket
+        .local_addr()?
+        .as_socket()
+        .is_some_and(|a| a.is_ipv6());
+    if v6 {
+        socket.set_tclass_v6(tos.into())?;
+        // For IPv4 peers of a dual-stack socket; some systems refuse it on
+        // IPv6 sockets, which is no error here.
+        let _ = socket.set_tos_v4(tos.into());
+        Ok(())
+    } else {
+        socket.set_tos_v4(tos.into())
+    }
 }
 
 fn set_buffers(socket: &SockRef<'_>, opts: &TcpOptions) -> io::Result<()> {
@@ -242,6 +266,7 @@ pub fn bind_tcp(
     }
     set_buffers(&SockRef::from(&socket), opts)?;
     socket.bind(&addr.into())?;
+    set_tos(&SockRef::from(&socket), opts)?;
     socket.listen(opts.backlog)?;
     let std_listener: std::net::TcpListener = socket.into();
     let local = std_listener.local_addr()?;
@@ -311,6 +336,7 @@ pub fn configure_stream(stream: &mio::net::TcpStream, opts: &TcpOptions) -> io::
     socket.set_tcp_nodelay(true)?;
     set_keepalive(&socket, opts)?;
     set_buffers(&socket, opts)?;
+    set_tos(&socket, opts)?;
     #[cfg(any(target_os = "linux", target_os = "android"))]
     if let Some(t) = opts.max_rt {
         socket.set_tcp_user_timeout(Some(t))?;
