@@ -594,6 +594,7 @@ fn misuse_gets_clear_errors() {
     ));
     for bad in [
         Duration::ZERO,
+        Duration::from_micros(999),
         Duration::from_millis(u64::from(u32::MAX) + 1),
     ] {
         assert!(matches!(

@@ -773,12 +773,12 @@ impl Socket {
     /// = the system's own timeout). Applies to connects started after the
     /// call; a zero duration is an [`Error::InvalidOption`].
     pub fn set_connect_timeout(&self, v: Option<Duration>) -> Result<()> {
-        if v.is_some_and(|d| d.is_zero()) {
-            return Err(Error::InvalidOption {
-                option: "ZMQ_CONNECT_TIMEOUT",
-                reason: "use None for the system's own timeout",
-            });
-        }
+        let v = options::check_period(
+            "ZMQ_CONNECT_TIMEOUT",
+            v,
+            Duration::from_nanos(1)..=Duration::MAX,
+            "use None for the system's own timeout",
+        )?;
         self.core.borrow_mut().set(|o| o.connect_timeout = v)
     }
 
@@ -891,15 +891,16 @@ impl Socket {
     }
 
     /// Sets `ZMQ_TCP_MAXRT` (see [`Options::tcp_maxrt`]; `None` = OS
-    /// default) for connections made after the call. A zero duration, or one
-    /// of more than `u32::MAX` milliseconds, is an [`Error::InvalidOption`].
+    /// default) for connections made after the call. The system counts
+    /// whole milliseconds: a value under 1 ms or over `u32::MAX` ms is an
+    /// [`Error::InvalidOption`].
     pub fn set_tcp_maxrt(&self, v: Option<Duration>) -> Result<()> {
-        if v.is_some_and(|d| d.is_zero() || d.as_millis() > u128::from(u32::MAX)) {
-            return Err(Error::InvalidOption {
-                option: "ZMQ_TCP_MAXRT",
-                reason: "must be 1 ms to u32::MAX ms; use None for the OS default",
-            });
-        }
+        let v = options::check_period(
+            "ZMQ_TCP_MAXRT",
+            v,
+            Duration::from_millis(1)..=Duration::from_millis(u32::MAX.into()),
+            "must be 1 ms to u32::MAX ms; use None for the OS default",
+        )?;
         self.core.borrow_mut().set(|o| o.tcp_maxrt = v)
     }
 
@@ -1256,12 +1257,12 @@ impl Socket {
     /// Sets `ZMQ_HEARTBEAT_IVL` (`None` = no heartbeats). Applies to
     /// connections made after the call.
     pub fn set_heartbeat_ivl(&self, v: Option<Duration>) -> Result<()> {
-        if v.is_some_and(|d| d.is_zero()) {
-            return Err(Error::InvalidOption {
-                option: "ZMQ_HEARTBEAT_IVL",
-                reason: "use None to turn heartbeats off",
-            });
-        }
+        let v = options::check_period(
+            "ZMQ_HEARTBEAT_IVL",
+            v,
+            Duration::from_nanos(1)..=Duration::MAX,
+            "use None to turn heartbeats off",
+        )?;
         self.core.borrow_mut().set(|o| o.heartbeat_ivl = v)
     }
 

@@ -284,6 +284,20 @@ pub(crate) fn check_hwm(option: &'static str, v: i32) -> Result<i32> {
     Ok(v)
 }
 
+/// Checks a duration option that `None` turns off (or leaves to the
+/// system): a set value must lie in `range`, else `reason` says why not.
+pub(crate) fn check_period(
+    option: &'static str,
+    v: Option<Duration>,
+    range: std::ops::RangeInclusive<Duration>,
+    reason: &'static str,
+) -> Result<Option<Duration>> {
+    match v {
+        Some(d) if !range.contains(&d) => Err(Error::InvalidOption { option, reason }),
+        _ => Ok(v),
+    }
+}
+
 /// Checks a routing id value (libzmq: 1–255 bytes, first byte not zero).
 pub(crate) fn check_routing_id(id: &[u8]) -> Result<()> {
     if id.is_empty() || id.len() > 255 {
