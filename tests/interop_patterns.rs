@@ -218,6 +218,74 @@ fn a_cancel_of_nothing_reaches_the_application_as_in_libzmq() {
 }
 
 #[test]
+fn conflating_pull_and_sub_keep_the_newest_from_libzmq_peers() {
+    // PUSH: a libzmq peer sends a burst and closes; once ringmq reports
+    // the connection gone, only the newest message is left.
+    let ctx = Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    pull.set_conflate(true).unwrap();
+    let mut mon = pull.monitor().unwrap();
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let z = zmq::Context::new();
+    let push = zsock(&z, zmq::PUSH);
+    push.connect(&ep).unwrap();
+    for i in 1..=3000 {
+        push.send(format!("n{i}").as_bytes(), 0).unwrap();
+    }
+    drop(push);
+    loop {
+        let ev = mon.recv_timeout(WAIT).expect("monitor event");
+        if ev.kind == ringmq::MonitorEventKind::Disconnected {
+            break;
+        }
+    }
+    assert_eq!(&pull.recv().unwrap()[..], b"n3000");
+    assert!(matches!(
+        pull.recv_timeout(Duration::from_millis(50)),
+        Err(Error::Timeout)
+    ));
+
+    // PUB: whatever the subscriber reads along the way goes forward only,
+    // and ends with the last value.
+    let publ = zsock(&z, zmq::PUB);
+    // No mark on the publisher, so that it drops nothing (the last value
+    // included): conflation is the subscriber's.
+    publ.set_sndhwm(0).unwrap();
+    let pep = zbind(&publ);
+    let sub = sock(&ctx, SocketType::Sub);
+    sub.set_conflate(true).unwrap();
+    sub.subscribe("v").unwrap();
+    sub.connect(&pep).unwrap();
+    // Wait for the subscription to reach the publisher.
+    loop {
+        publ.send("v0", 0).unwrap();
+        if sub.recv_timeout(Duration::from_millis(20)).is_ok() {
+            break;
+        }
+    }
+    let n = 20_000u32;
+    for i in 1..=n {
+        publ.send(format!("v{i}").as_bytes(), 0).unwrap();
+    }
+    let mut last = 0u32;
+    while last < n {
+        let m = sub.recv().unwrap();
+        let v: u32 = std::str::from_utf8(&m[1..]).unwrap().parse().unwrap();
+        if v == 0 {
+            // A warm-up message still on its way.
+            assert_eq!(last, 0);
+            continue;
+        }
+        assert!(v > last, "{v} after {last}");
+        last = v;
+    }
+    assert!(matches!(
+        sub.recv_timeout(Duration::from_millis(50)),
+        Err(Error::Timeout)
+    ));
+}
+
+#[test]
 fn ringmq_router_with_libzmq_dealers() {
     let ctx = Context::new();
     let router = sock(&ctx, SocketType::Router);

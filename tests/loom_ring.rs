@@ -139,6 +139,45 @@ fn vacant_slot_writes_across_wraparound_and_disconnect() {
 }
 
 #[test]
+fn latest_with_a_doorbell_ring_never_strands_the_newest_value() {
+    // The conflating pipe's protocol: the writer puts a value, then posts a
+    // token unless one is already waiting; the reader takes a token (which
+    // frees its slot), then the value. The newest value is never left
+    // without a token after it.
+    model(|| {
+        let (mut tx, mut rx) = Builder::new(1)
+            .wait_strategy(WaitStrategy::BusySpin)
+            .spsc::<()>()
+            .unwrap();
+        let (mut w, mut r) = ringmq::ring::latest::<u32>();
+        let p = thread::spawn(move || {
+            for v in 1..=2u32 {
+                w.put(v);
+                match tx.try_push(()) {
+                    Ok(()) | Err(PushError::Full(())) => {}
+                    Err(PushError::Disconnected(())) => panic!("reader gone"),
+                }
+            }
+        });
+        let mut last = 0;
+        loop {
+            match rx.try_pop() {
+                Ok(()) => {
+                    if let Some(v) = r.take() {
+                        assert!(v > last, "{v} after {last}");
+                        last = v;
+                    }
+                }
+                Err(PopError::Empty) => thread::yield_now(),
+                Err(PopError::Disconnected) => break,
+            }
+        }
+        p.join().unwrap();
+        assert_eq!(last, 2);
+    });
+}
+
+#[test]
 fn staged_items_across_wraparound_and_a_blocking_push() {
     model(|| {
         let (mut tx, mut rx) = Builder::new(2).spsc::<u32>().unwrap();

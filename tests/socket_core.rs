@@ -979,3 +979,68 @@ fn closing_with_nothing_queued_ends_a_connection_still_in_its_handshake() {
     peer.read_to_end(&mut rest)
         .expect("the connection is closed, not left open");
 }
+
+#[test]
+fn conflate_keeps_only_the_newest_message_of_a_connection() {
+    let ctx = Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    pull.set_conflate(true).unwrap();
+    assert!(pull.conflate());
+    let mut mon = pull.monitor().unwrap();
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    // A raw ZMTP peer: handshake, then many messages in one write, then it
+    // closes. Once the connection is reported gone, the I/O thread has read
+    // every byte of it.
+    let mut s = TcpStream::connect(ep.trim_start_matches("tcp://")).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(&null_greeting()).unwrap();
+    s.write_all(&ready_command("PUSH")).unwrap();
+    let mut head = [0u8; 66];
+    s.read_exact(&mut head).unwrap();
+    let mut ready = vec![0u8; head[65] as usize];
+    s.read_exact(&mut ready).unwrap();
+    let mut burst = Vec::new();
+    for i in 1..=5000u32 {
+        let body = format!("m{i}");
+        burst.extend_from_slice(&[0, body.len() as u8]);
+        burst.extend_from_slice(body.as_bytes());
+    }
+    s.write_all(&burst).unwrap();
+    drop(s);
+    loop {
+        let ev = mon.recv_timeout(WAIT).expect("monitor event");
+        if ev.kind == ringmq::MonitorEventKind::Disconnected {
+            break;
+        }
+    }
+    // Only the newest is left.
+    assert_eq!(&pull.recv().unwrap()[..], b"m5000");
+    assert!(matches!(
+        pull.recv_timeout(Duration::from_millis(50)),
+        Err(Error::Timeout)
+    ));
+}
+
+#[test]
+fn conflate_is_refused_where_it_cannot_apply() {
+    let ctx = Context::new();
+    for kind in [SocketType::Push, SocketType::Pub, SocketType::Router] {
+        let s = ctx.socket(kind).unwrap();
+        assert!(
+            matches!(s.set_conflate(true), Err(Error::NotSupported(_))),
+            "{kind:?}"
+        );
+    }
+    let sub = ctx.socket(SocketType::Sub).unwrap();
+    sub.set_conflate(true).unwrap();
+    assert!(matches!(
+        sub.bind("inproc://conflate-refused"),
+        Err(Error::NotSupported(_))
+    ));
+    assert!(matches!(
+        sub.connect("inproc://conflate-refused"),
+        Err(Error::NotSupported(_))
+    ));
+    sub.set_conflate(false).unwrap();
+    sub.connect("inproc://conflate-refused").unwrap();
+}

@@ -110,6 +110,9 @@ pub(crate) enum Inbound {
         peer: Box<PeerInfo>,
         /// The ring this connection's messages arrive on.
         reader: Consumer<Payload>,
+        /// For a conflating socket, where the newest message waits (the
+        /// ring then carries only tokens).
+        latest: Option<ring::LatestReader<Payload>>,
     },
     /// The connection behind a connect pipe was lost; the I/O thread is
     /// reconnecting and the pipe stays (messages keep queueing in it). The
@@ -145,6 +148,9 @@ pub(crate) struct Attach {
     /// The ring its messages for us arrive on (the socket drains it with
     /// its other pipes' rings).
     pub(crate) reader: Consumer<Payload>,
+    /// For a conflating socket, where the newest message waits (the ring
+    /// then carries only tokens).
+    pub(crate) latest: Option<ring::LatestReader<Payload>>,
 }
 
 /// The socket's side of a pipe: where messages for one peer are written.

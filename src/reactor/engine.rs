@@ -27,7 +27,7 @@ use super::{Connecter, SocketLink, StepCx, Stream};
 use crate::msg::pool::{PoolBuf, RecvPool};
 use crate::msg::Msg;
 use crate::pipe::{self, Attach, Inbound, Payload, PipeId, PipeWriter};
-use crate::ring::{Consumer, Notify, PopError, Producer, PushError};
+use crate::ring::{self, Consumer, LatestWriter, Notify, PopError, Producer, PushError};
 use crate::socket::monitor::{MonitorEvent, MonitorEventKind};
 use crate::zmtp::{self, Connection, Event};
 
@@ -108,6 +108,9 @@ pub(crate) struct Engine {
     pending_in: VecDeque<Inbound>,
     /// The receive ring of this connection's pipe (once attached).
     in_msgs: Option<Producer<Payload>>,
+    /// For a conflating socket (`ZMQ_CONFLATE`), where each message goes,
+    /// replacing the one not yet taken; `in_msgs` then carries tokens.
+    latest_in: Option<LatestWriter<Payload>>,
     /// Decoded messages waiting for room in the receive ring.
     pending_msgs: VecDeque<Payload>,
     readable: bool,
@@ -171,6 +174,7 @@ impl Engine {
             partial: Vec::new(),
             pending_in: VecDeque::new(),
             in_msgs: None,
+            latest_in: None,
             pending_msgs: VecDeque::new(),
             readable: true,
             writable: true,
@@ -641,6 +645,7 @@ impl Engine {
                 partial: &mut self.partial,
                 pending_in: &mut self.pending_in,
                 in_msgs: &mut self.in_msgs,
+                latest_in: &mut self.latest_in,
                 pending_msgs: &mut self.pending_msgs,
                 accepted_out: &mut self.accepted_out,
                 link: &self.link,
@@ -775,6 +780,7 @@ struct EventCx<'a> {
     partial: &'a mut Vec<Msg>,
     pending_in: &'a mut VecDeque<Inbound>,
     in_msgs: &'a mut Option<Producer<Payload>>,
+    latest_in: &'a mut Option<LatestWriter<Payload>>,
     pending_msgs: &'a mut VecDeque<Payload>,
     accepted_out: &'a mut Option<Consumer<Payload>>,
     link: &'a Arc<SocketLink>,
@@ -820,6 +826,19 @@ impl EventCx<'_> {
         let Some(tx) = self.in_msgs.as_mut() else {
             return;
         };
+        if let Some(latest) = self.latest_in.as_mut() {
+            // Conflating: the message replaces the one not taken yet, and a
+            // token follows unless one is waiting already (see
+            // `ring::LatestWriter::put`). Reading never stops for it.
+            drop(latest.put(payload));
+            match tx.try_push(Payload::Multi(Vec::new())) {
+                Ok(()) | Err(PushError::Full(_)) => {}
+                // The socket dropped the pipe; the engine learns it from
+                // its notices.
+                Err(PushError::Disconnected(_)) => {}
+            }
+            return;
+        }
         if self.pending_msgs.is_empty() {
             match tx.stage(payload) {
                 Ok(()) => {
@@ -855,9 +874,22 @@ impl EventCx<'_> {
         *self.handshook = true;
         self.link
             .event(MonitorEventKind::HandshakeSucceeded, self.endpoint());
-        let Ok((in_tx, reader)) = pipe::engine_in_ring(self.link.options.recv_ring_capacity())
-        else {
+        let conflate = self.link.options.conflate;
+        // A conflating pipe's ring carries tokens, at most one waiting.
+        let cap = if conflate {
+            1
+        } else {
+            self.link.options.recv_ring_capacity()
+        };
+        let Ok((in_tx, reader)) = pipe::engine_in_ring(cap) else {
             return;
+        };
+        let latest = if conflate {
+            let (w, r) = ring::latest();
+            *self.latest_in = Some(w);
+            Some(r)
+        } else {
+            None
         };
         match self.origin {
             EngineOrigin::Connect(c) => {
@@ -866,6 +898,7 @@ impl EventCx<'_> {
                     pipe: c.pipe,
                     peer: Box::new(peer),
                     reader,
+                    latest,
                 });
             }
             EngineOrigin::Accept { .. } => {
@@ -884,6 +917,7 @@ impl EventCx<'_> {
                         writer: PipeWriter::Engine(tx),
                         peer,
                         reader,
+                        latest,
                     })));
             }
         }

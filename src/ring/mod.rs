@@ -22,7 +22,9 @@
 //! * single-producer writes prefetch their slots' cache lines about 1 KiB
 //!   ahead, so a producer that publishes item by item does not stall on
 //!   each line coming back from the consumer's core;
-//! * disconnection both ways, and metrics through [`RingStats`].
+//! * disconnection both ways, and metrics through [`RingStats`];
+//! * beside the rings, [`latest`]: a one-value channel whose writer
+//!   overwrites what the reader has not taken (conflating queues).
 //!
 //! It must not do I/O or allocate on the hot path (allocation happens at
 //! construction and when a waiter registers). It is one of the three modules
@@ -50,6 +52,7 @@
 mod barrier;
 mod consumer;
 mod error;
+mod latest;
 mod pad;
 mod producer;
 mod shared;
@@ -61,6 +64,7 @@ mod tests;
 
 pub use consumer::{Batch, Consumer};
 pub use error::{CapacityError, PopError, PopTimeoutError, PushError, PushTimeoutError};
+pub use latest::{latest, LatestReader, LatestWriter};
 pub use producer::{MpProducer, Producer, Vacant, WriteClaim};
 pub use stats::RingStats;
 

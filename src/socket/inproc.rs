@@ -272,5 +272,6 @@ fn attached(
         }),
         peer: peer.info(),
         reader,
+        latest: None,
     }))
 }

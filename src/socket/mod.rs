@@ -67,10 +67,13 @@
 //!   handler bound at `inproc://zeromq.zap.01`, and the user id it returns
 //!   is not attached to messages. CURVE is not supported: a CURVE peer's
 //!   handshake fails with a mechanism mismatch.
-//! - **Not supported.** `ZMQ_CONFLATE` (a peer's queue would need to
-//!   replace its unread message, which its ring cannot), STREAM and other
-//!   raw or draft socket types, and the source-address form of a TCP
-//!   connect (`tcp://source;host:port`, refused with a clear error).
+//! - **Conflation** (`ZMQ_CONFLATE`) keeps the newest message of each TCP
+//!   or IPC connection of a SUB, PULL or DEALER socket, multipart messages
+//!   whole. Outbound queues (PUSH, PUB) and inproc pipes are not conflated;
+//!   setting it there is an error.
+//! - **Not supported.** STREAM and other raw or draft socket types, and the
+//!   source-address form of a TCP connect (`tcp://source;host:port`,
+//!   refused with a clear error).
 
 #![forbid(unsafe_code)]
 
@@ -1213,6 +1216,53 @@ impl Socket {
         })
     }
 
+    /// Sets `ZMQ_CONFLATE` (see [`Options::conflate`]) for binds and
+    /// connects made after the call: each TCP or IPC connection keeps only
+    /// its newest message. SUB, PULL and DEALER only
+    /// ([`Error::NotSupported`] for the others: ringmq does not conflate
+    /// outbound queues, so PUSH and PUB refuse it too); a conflating
+    /// socket's `inproc://` bind or connect is [`Error::NotSupported`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ringmq::{Context, SocketType};
+    ///
+    /// let ctx = Context::new();
+    /// let sub = ctx.socket(SocketType::Sub)?;
+    /// sub.set_conflate(true)?;
+    /// sub.subscribe("")?;
+    /// let ep = sub.bind("tcp://127.0.0.1:*")?;
+    /// let publ = ctx.socket(SocketType::Pub)?;
+    /// publ.connect(&ep)?;
+    /// // Publish until the subscription is in place, then a last value.
+    /// while sub.recv_timeout(Duration::from_millis(10)).is_err() {
+    ///     publ.send("warming up")?;
+    /// }
+    /// for price in ["1.01", "1.02", "1.03"] {
+    ///     publ.send(price)?;
+    /// }
+    /// publ.send("last")?;
+    /// // However many arrived before this receive, the newest wins.
+    /// loop {
+    ///     if &sub.recv_timeout(Duration::from_secs(5))?[..] == b"last" {
+    ///         break;
+    ///     }
+    /// }
+    /// # Ok::<(), ringmq::Error>(())
+    /// ```
+    pub fn set_conflate(&self, v: bool) -> Result<()> {
+        self.set_for(
+            &[SocketType::Sub, SocketType::Pull, SocketType::Dealer],
+            "ZMQ_CONFLATE (SUB, PULL, DEALER; outbound queues are not conflated)",
+            |o| o.conflate = v,
+        )
+    }
+
+    /// `ZMQ_CONFLATE`.
+    pub fn conflate(&self) -> bool {
+        self.core.borrow().opts.conflate
+    }
+
     /// Sets `ZMQ_XPUB_VERBOSE` (see [`Options::xpub_verbose`]); XPUB only
     /// ([`Error::NotSupported`] for the others). As in libzmq, it also turns
     /// off the cancels that [`set_xpub_verboser`](Self::set_xpub_verboser)
@@ -1496,9 +1546,22 @@ impl Core {
         }
     }
 
+    /// `ZMQ_CONFLATE` applies to TCP and IPC connections only: an inproc
+    /// peer writes straight into this socket's ring, which keeps the oldest
+    /// messages, not the newest.
+    fn check_conflate(&self, ep: &Endpoint) -> Result<()> {
+        if self.opts.conflate && matches!(ep, Endpoint::Inproc(_)) {
+            return Err(Error::NotSupported(
+                "ZMQ_CONFLATE over inproc:// (tcp:// and ipc:// only)",
+            ));
+        }
+        Ok(())
+    }
+
     fn bind(&mut self, endpoint: &str) -> Result<String> {
         self.check_live()?;
         let ep = Endpoint::parse(endpoint)?;
+        self.check_conflate(&ep)?;
         let resolved = match &ep {
             Endpoint::Inproc(name) => {
                 let me = self.inproc_peer();
@@ -1587,6 +1650,7 @@ impl Core {
         }
         // The id names the peer of this connect only, as in libzmq.
         self.opts.connect_routing_id = None;
+        self.check_conflate(&ep)?;
         match ep {
             Endpoint::Inproc(name) => {
                 let me = self.inproc_peer();
@@ -1604,7 +1668,7 @@ impl Core {
                     inproc::Connected::Early(early) => {
                         // Not bound yet: messages queue in the pipe (up to
                         // the marks) until the bind, as with libzmq.
-                        self.readers.add(early.pipe, early.reader, true);
+                        self.readers.add(early.pipe, early.reader, None, true);
                         self.pipes.insert(
                             early.pipe,
                             PipeEntry {
@@ -2344,7 +2408,7 @@ fn apply(sink: &mut Sink<'_>, item: Inbound) {
                 _ => true,
             };
             if accept {
-                readers.add(a.pipe, a.reader, true);
+                readers.add(a.pipe, a.reader, a.latest, true);
                 pipes.insert(
                     a.pipe,
                     PipeEntry {
@@ -2363,14 +2427,19 @@ fn apply(sink: &mut Sink<'_>, item: Inbound) {
                 a.writer.detach();
             }
         }
-        Inbound::Connected { pipe, peer, reader } => {
+        Inbound::Connected {
+            pipe,
+            peer,
+            reader,
+            latest,
+        } => {
             // A ring of an earlier connection whose end was not announced
             // (its notice lost to a full in-ring) is drained first.
             readers.remove(pipe, |pipe, payload| {
                 pattern.on_msg(pipe, payload, opts, inbox)
             });
             if let Some(e) = pipes.get_mut(pipe) {
-                readers.add(pipe, reader, false);
+                readers.add(pipe, reader, latest, false);
                 let again = e.was_up;
                 e.connected = true;
                 e.was_up = true;

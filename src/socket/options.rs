@@ -103,6 +103,12 @@ pub struct Options {
     /// `ZMQ_REQ_CORRELATE` (REQ): requests carry an id and replies with
     /// another id are dropped. Default off.
     pub req_correlate: bool,
+    /// `ZMQ_CONFLATE` (SUB, PULL, DEALER): keep only the newest message of
+    /// each TCP or IPC connection; a message not yet received is dropped
+    /// when the next one arrives, and RCVHWM does not apply. Inbound only
+    /// (ringmq does not conflate outbound queues), and not over `inproc://`.
+    /// Multipart messages are kept whole. Default off.
+    pub conflate: bool,
     /// `ZMQ_XPUB_VERBOSE` (XPUB): pass every subscribe to the application,
     /// not only the first for a topic. Default off.
     pub xpub_verbose: bool,
@@ -227,6 +233,7 @@ impl Default for Options {
             req_relaxed: false,
             req_correlate: false,
             xpub_verbose: false,
+            conflate: false,
             xpub_verbose_unsubs: false,
             invert_matching: false,
             xpub_nodrop: false,

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use smallvec::SmallVec;
 
 use crate::pipe::{Payload, PipeId, PipeWriter};
-use crate::ring::{self, Batch, Consumer, Notify, PopError, PushError};
+use crate::ring::{self, Batch, Consumer, LatestReader, Notify, PopError, PushError};
 use crate::zmtp::PeerInfo;
 
 /// One peer of a socket.
@@ -238,6 +238,9 @@ impl Pipes {
 struct Reader {
     pipe: PipeId,
     ring: Consumer<Payload>,
+    /// A conflating pipe (`ZMQ_CONFLATE`): the newest message waits here,
+    /// and the ring carries only tokens saying one was put.
+    latest: Option<LatestReader<Payload>>,
     /// Whether the pipe is gone once this ring's writer is gone and the ring
     /// is drained (an inproc peer, an accepted connection). A connect pipe
     /// outlives its connections: a new connection brings a new ring.
@@ -278,9 +281,20 @@ impl Readers {
 
     /// Adds the reader of a pipe. With `last`, the pipe ends with this
     /// ring (see [`Readers::take_gone`]).
-    pub(crate) fn add(&mut self, pipe: PipeId, mut ring: Consumer<Payload>, last: bool) {
+    pub(crate) fn add(
+        &mut self,
+        pipe: PipeId,
+        mut ring: Consumer<Payload>,
+        latest: Option<LatestReader<Payload>>,
+        last: bool,
+    ) {
         ring.set_notifier(Some(self.notify.clone()));
-        self.list.push(Reader { pipe, ring, last });
+        self.list.push(Reader {
+            pipe,
+            ring,
+            latest,
+            last,
+        });
     }
 
     /// Takes about `max` messages (at most `max` divided among the pipes
@@ -300,9 +314,20 @@ impl Readers {
         let mut gone = false;
         let (before, from) = self.list.split_at_mut(start);
         let mut batches: SmallVec<[(PipeId, Batch<'_, Payload>); 8]> = SmallVec::new();
-        for Reader { pipe, ring, .. } in from.iter_mut().chain(before.iter_mut()) {
-            match ring.try_pop_batch(share) {
-                Ok(batch) => batches.push((*pipe, batch)),
+        for r in from.iter_mut().chain(before.iter_mut()) {
+            if let Some(latest) = &mut r.latest {
+                match pop_latest(&mut r.ring, latest) {
+                    Ok(payload) => {
+                        taken += 1;
+                        f(r.pipe, payload);
+                    }
+                    Err(PopError::Empty) => {}
+                    Err(PopError::Disconnected) => gone = true,
+                }
+                continue;
+            }
+            match r.ring.try_pop_batch(share) {
+                Ok(batch) => batches.push((r.pipe, batch)),
                 Err(PopError::Empty) => {}
                 Err(PopError::Disconnected) => gone = true,
             }
@@ -328,7 +353,9 @@ impl Readers {
         if gone {
             let dead = &mut self.gone;
             self.list.retain(|r| {
-                let alive = !r.ring.is_disconnected() || !r.ring.is_empty();
+                let alive = !r.ring.is_disconnected()
+                    || !r.ring.is_empty()
+                    || r.latest.as_ref().is_some_and(|l| l.is_fresh());
                 if !alive && r.last {
                     dead.push(r.pipe);
                 }
@@ -349,7 +376,11 @@ impl Readers {
                 self.cursor = 0;
             }
             let r = &mut self.list[self.cursor];
-            match r.ring.try_pop() {
+            let got = match &mut r.latest {
+                None => r.ring.try_pop(),
+                Some(latest) => pop_latest(&mut r.ring, latest),
+            };
+            match got {
                 Ok(p) => {
                     self.cursor += 1;
                     return Some(p);
@@ -391,8 +422,18 @@ impl Readers {
             return;
         };
         let Reader {
-            ring: mut reader, ..
+            ring: mut reader,
+            latest,
+            ..
         } = self.list.remove(i);
+        if let Some(mut latest) = latest {
+            // The ring holds only tokens.
+            while reader.try_pop().is_ok() {}
+            if let Some(payload) = latest.take() {
+                f(pipe, payload);
+            }
+            return;
+        }
         while let Ok(batch) = reader.try_pop_batch(usize::MAX) {
             for payload in batch {
                 f(pipe, payload);
@@ -445,5 +486,31 @@ impl Readers {
     /// Drops every reader (the socket is closing).
     pub(crate) fn clear(&mut self) {
         self.list.clear();
+    }
+}
+
+/// The next message of a conflating pipe. Its ring carries a token after
+/// each message put; a token's slot is handed back before the message is
+/// taken, so that the writer, checking the ring after its put, either sees
+/// room and posts a new token or is seen by this take (see
+/// [`ring::LatestWriter::put`]). Once the writer is gone and the tokens
+/// are drained, the message it put last is still returned.
+fn pop_latest(
+    ring: &mut Consumer<Payload>,
+    latest: &mut LatestReader<Payload>,
+) -> Result<Payload, PopError> {
+    loop {
+        match ring.try_pop() {
+            Ok(_token) => {
+                ring.release_now();
+                if let Some(p) = latest.take() {
+                    return Ok(p);
+                }
+            }
+            Err(PopError::Empty) => return Err(PopError::Empty),
+            Err(PopError::Disconnected) => {
+                return latest.take().ok_or(PopError::Disconnected);
+            }
+        }
     }
 }
