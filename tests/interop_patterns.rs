@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{null_greeting, ready_command, sock, strs, zsock, WAIT};
+use common::{null_greeting, ready_command, sock, strs, wait_for_event, zsock, WAIT};
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -233,12 +233,7 @@ fn conflating_pull_and_sub_keep_the_newest_from_libzmq_peers() {
         push.send(format!("n{i}").as_bytes(), 0).unwrap();
     }
     drop(push);
-    loop {
-        let ev = mon.recv_timeout(WAIT).expect("monitor event");
-        if ev.kind == ringmq::MonitorEventKind::Disconnected {
-            break;
-        }
-    }
+    wait_for_event(&mut mon, ringmq::MonitorEventKind::Disconnected);
     assert_eq!(&pull.recv().unwrap()[..], b"n3000");
     assert!(matches!(
         pull.recv_timeout(Duration::from_millis(50)),

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{null_greeting, ready_command, sock, strs, unused_tcp_endpoint, WAIT};
+use common::{null_greeting, ready_command, sock, strs, unused_tcp_endpoint, wait_for_event, WAIT};
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -634,12 +634,7 @@ fn tcp_unbind_ends_the_connections_it_accepted() {
     push.send("before").unwrap();
     assert_eq!(&pull.recv().unwrap()[..], b"before");
     pull.unbind(&ep).unwrap();
-    loop {
-        let e = mon.recv_timeout(WAIT).unwrap();
-        if e.kind == ringmq::MonitorEventKind::Disconnected {
-            break;
-        }
-    }
+    wait_for_event(&mut mon, ringmq::MonitorEventKind::Disconnected);
     push.send("after").unwrap();
     assert!(matches!(
         pull.recv_timeout(Duration::from_millis(300)),
@@ -966,12 +961,7 @@ fn closing_with_nothing_queued_ends_a_connection_still_in_its_handshake() {
     let mut sig = [0u8; 10];
     peer.read_exact(&mut sig).unwrap();
     assert_eq!(sig[0], 0xFF);
-    loop {
-        let ev = mon.recv_timeout(WAIT).expect("monitor event");
-        if ev.kind == ringmq::MonitorEventKind::Connected {
-            break;
-        }
-    }
+    wait_for_event(&mut mon, ringmq::MonitorEventKind::Connected);
     drop(mon);
     drop(dealer);
     // The connection ends (EOF) without waiting for the handshake deadline.
@@ -1007,12 +997,7 @@ fn conflate_keeps_only_the_newest_message_of_a_connection() {
     }
     s.write_all(&burst).unwrap();
     drop(s);
-    loop {
-        let ev = mon.recv_timeout(WAIT).expect("monitor event");
-        if ev.kind == ringmq::MonitorEventKind::Disconnected {
-            break;
-        }
-    }
+    wait_for_event(&mut mon, ringmq::MonitorEventKind::Disconnected);
     // Only the newest is left.
     assert_eq!(&pull.recv().unwrap()[..], b"m5000");
     assert!(matches!(

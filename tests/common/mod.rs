@@ -7,6 +7,17 @@ use std::time::Duration;
 
 use ringmq::{Context, Msg, SocketType};
 
+/// Waits for the monitor to report `kind`, passing over other events (each
+/// wait bounded by [`WAIT`]).
+pub fn wait_for_event(mon: &mut ringmq::Monitor, kind: ringmq::MonitorEventKind) {
+    loop {
+        let ev = mon.recv_timeout(WAIT).expect("monitor event");
+        if ev.kind == kind {
+            return;
+        }
+    }
+}
+
 /// The longest any send or receive in a test may wait.
 pub const WAIT: Duration = Duration::from_secs(10);
 
