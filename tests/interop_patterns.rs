@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{null_greeting, ready_command, sock, strs, wait_for_event, zsock, WAIT};
+use common::{
+    null_greeting, raw_peer, ready_command, short_frame, sock, strs, wait_for_event, zsock, WAIT,
+};
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -187,27 +189,14 @@ fn a_cancel_of_nothing_reaches_the_application_as_in_libzmq() {
     let xpub = sock(&ctx, SocketType::XPub);
     let ep = xpub.bind("tcp://127.0.0.1:*").unwrap();
     let mut peers = Vec::new();
+    // A ZMTP 3.0 peer: subscriptions travel as messages.
+    let mut greeting = null_greeting();
+    greeting[11] = 0;
     for e in [&zep, &ep] {
-        let mut s = TcpStream::connect(e.trim_start_matches("tcp://")).unwrap();
-        // A ZMTP 3.0 peer: subscriptions travel as messages.
-        let mut greeting = null_greeting();
-        greeting[11] = 0;
-        s.write_all(&greeting).unwrap();
-        s.write_all(&ready_command("SUB")).unwrap();
-        // The XPUB's greeting and READY first: the handshake is over before
-        // the subscriptions arrive.
-        s.set_read_timeout(Some(WAIT)).unwrap();
-        let mut head = [0u8; 66];
-        s.read_exact(&mut head).unwrap();
-        assert_eq!(
-            head[64], 0x04,
-            "a short command (READY) follows the greeting"
-        );
-        let mut ready = vec![0u8; head[65] as usize];
-        s.read_exact(&mut ready).unwrap();
+        // The handshake is over before the subscriptions arrive.
+        let mut s = raw_peer(e, &greeting, "SUB");
         for m in [&b"\x00never"[..], b"\x01mark"] {
-            s.write_all(&[0, m.len() as u8]).unwrap();
-            s.write_all(m).unwrap();
+            s.write_all(&short_frame(m)).unwrap();
         }
         peers.push(s);
     }

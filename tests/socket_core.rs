@@ -3,7 +3,10 @@
 
 mod common;
 
-use common::{null_greeting, ready_command, sock, strs, unused_tcp_endpoint, wait_for_event, WAIT};
+use common::{
+    null_greeting, raw_peer, ready_command, short_frame, sock, strs, unused_tcp_endpoint,
+    wait_for_event, WAIT,
+};
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -981,19 +984,10 @@ fn conflate_keeps_only_the_newest_message_of_a_connection() {
     // A raw ZMTP peer: handshake, then many messages in one write, then it
     // closes. Once the connection is reported gone, the I/O thread has read
     // every byte of it.
-    let mut s = TcpStream::connect(ep.trim_start_matches("tcp://")).unwrap();
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    s.write_all(&null_greeting()).unwrap();
-    s.write_all(&ready_command("PUSH")).unwrap();
-    let mut head = [0u8; 66];
-    s.read_exact(&mut head).unwrap();
-    let mut ready = vec![0u8; head[65] as usize];
-    s.read_exact(&mut ready).unwrap();
+    let mut s = raw_peer(&ep, &null_greeting(), "PUSH");
     let mut burst = Vec::new();
     for i in 1..=5000u32 {
-        let body = format!("m{i}");
-        burst.extend_from_slice(&[0, body.len() as u8]);
-        burst.extend_from_slice(body.as_bytes());
+        burst.extend(short_frame(format!("m{i}").as_bytes()));
     }
     s.write_all(&burst).unwrap();
     drop(s);

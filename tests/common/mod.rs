@@ -77,3 +77,31 @@ pub fn ready_command(socket_type: &str) -> Vec<u8> {
     f.extend_from_slice(&body);
     f
 }
+
+/// A raw ZMTP peer of type `socket_type` on `endpoint` (`tcp://host:port`)
+/// that has finished the NULL handshake: it sent `greeting` and its READY,
+/// and read the other side's greeting and READY, so what it writes next is
+/// taken as messages. Its reads give up after [`WAIT`].
+pub fn raw_peer(endpoint: &str, greeting: &[u8], socket_type: &str) -> std::net::TcpStream {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(endpoint.trim_start_matches("tcp://")).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(greeting).unwrap();
+    s.write_all(&ready_command(socket_type)).unwrap();
+    let mut head = [0u8; 66];
+    s.read_exact(&mut head).unwrap();
+    assert_eq!(
+        head[64], 0x04,
+        "a short command (READY) follows the greeting"
+    );
+    let mut ready = vec![0u8; head[65] as usize];
+    s.read_exact(&mut ready).unwrap();
+    s
+}
+
+/// A short final message frame (body under 256 bytes) as a raw peer writes it.
+pub fn short_frame(body: &[u8]) -> Vec<u8> {
+    let mut f = vec![0, body.len() as u8];
+    f.extend_from_slice(body);
+    f
+}
