@@ -6,7 +6,8 @@
 mod common;
 
 use common::{
-    null_greeting, raw_peer, ready_command, short_frame, sock, strs, wait_for_event, zsock, WAIT,
+    null_greeting, raw_peer, ready_command, short_frame, sock, strs, unused_tcp_endpoint,
+    wait_for_event, zsock, WAIT,
 };
 
 use std::io::{Read, Write};
@@ -267,6 +268,109 @@ fn conflating_pull_and_sub_keep_the_newest_from_libzmq_peers() {
         sub.recv_timeout(Duration::from_millis(50)),
         Err(Error::Timeout)
     ));
+}
+
+/// Sends `n` numbered messages on a conflating socket whose connection is
+/// not up yet (its peer binds later): none of the sends waits, whatever
+/// SNDHWM says, and only the newest is kept for the peer.
+fn queue_while_unconnected(s: &ringmq::Socket, n: u32) {
+    // Without conflation a failed send must end the test, not leave the
+    // context waiting to deliver what is queued.
+    s.set_linger(Some(Duration::ZERO)).unwrap();
+    for i in 1..=n {
+        s.send_timeout(format!("m{i}"), Duration::from_secs(5))
+            .expect("a conflating pipe never fills");
+    }
+}
+
+#[test]
+fn conflating_push_and_dealer_send_only_the_newest_to_libzmq_peers() {
+    let ctx = Context::new();
+    let z = zmq::Context::new();
+
+    // PUSH: the libzmq PULL binds after the sends, so everything queued
+    // waits in the pipe; only the newest message is left in it.
+    let ep = unused_tcp_endpoint();
+    let push = sock(&ctx, SocketType::Push);
+    push.set_conflate(true).unwrap();
+    assert!(push.conflate());
+    // Far below the number of messages queued: conflation is why nothing
+    // waits.
+    push.set_sndhwm(10).unwrap();
+    push.connect(&ep).unwrap();
+    queue_while_unconnected(&push, 5000);
+    let pull = zsock(&z, zmq::PULL);
+    pull.set_rcvtimeo(10_000).unwrap();
+    pull.bind(&ep).unwrap();
+    assert_eq!(pull.recv_bytes(0).unwrap(), b"m5000");
+    // Nothing older follows: the next message is the next one sent.
+    push.send("after").unwrap();
+    assert_eq!(pull.recv_bytes(0).unwrap(), b"after");
+
+    // DEALER, to a libzmq ROUTER binding late: the same, under the routing
+    // id the ROUTER gives the connection.
+    let ep = unused_tcp_endpoint();
+    let dealer = sock(&ctx, SocketType::Dealer);
+    dealer.set_conflate(true).unwrap();
+    dealer.set_routing_id(&b"d1"[..]).unwrap();
+    dealer.set_sndhwm(10).unwrap();
+    dealer.connect(&ep).unwrap();
+    queue_while_unconnected(&dealer, 300);
+    let router = zsock(&z, zmq::ROUTER);
+    router.set_rcvtimeo(10_000).unwrap();
+    router.bind(&ep).unwrap();
+    assert_eq!(
+        router.recv_multipart(0).unwrap(),
+        vec![b"d1".to_vec(), b"m300".to_vec()]
+    );
+    // The reply comes back through the DEALER's (conflating) inbound side.
+    router.send_multipart([&b"d1"[..], b"reply"], 0).unwrap();
+    assert_eq!(
+        &dealer.recv_timeout(Duration::from_secs(10)).unwrap()[..],
+        b"reply"
+    );
+}
+
+#[test]
+fn conflating_pub_sends_forward_only_and_its_last_value() {
+    // The libzmq SUB reads as fast as it can; whatever the PUB had to
+    // replace on the way, the values arrive in increasing order and end
+    // with the last one, and no send waits.
+    let ctx = Context::new();
+    let z = zmq::Context::new();
+    let sub = zsock(&z, zmq::SUB);
+    sub.set_subscribe(b"v").unwrap();
+    sub.set_rcvtimeo(10_000).unwrap();
+    let ep = zbind(&sub);
+    let publ = sock(&ctx, SocketType::Pub);
+    publ.set_conflate(true).unwrap();
+    publ.connect(&ep).unwrap();
+    // Wait for the subscription to reach the publisher.
+    loop {
+        publ.send("v0").unwrap();
+        if sub.recv_bytes(zmq::DONTWAIT).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let n = 50_000u32;
+    for i in 1..=n {
+        publ.send(format!("v{i}")).unwrap();
+        // Unsubscribed topics stay filtered out.
+        publ.send("x").unwrap();
+    }
+    let mut last = 0u32;
+    while last < n {
+        let m = sub.recv_bytes(0).unwrap();
+        let v: u32 = std::str::from_utf8(&m[1..]).unwrap().parse().unwrap();
+        if v == 0 {
+            assert_eq!(last, 0, "a warm-up message after a value");
+            continue;
+        }
+        assert!(v > last, "{v} after {last}");
+        last = v;
+    }
+    assert!(sub.recv_bytes(zmq::DONTWAIT).is_err());
 }
 
 #[test]

@@ -1003,7 +1003,14 @@ fn conflate_keeps_only_the_newest_message_of_a_connection() {
 #[test]
 fn conflate_is_refused_where_it_cannot_apply() {
     let ctx = Context::new();
-    for kind in [SocketType::Push, SocketType::Pub, SocketType::Router] {
+    for kind in [
+        SocketType::Router,
+        SocketType::Req,
+        SocketType::Rep,
+        SocketType::Pair,
+        SocketType::XPub,
+        SocketType::XSub,
+    ] {
         let s = ctx.socket(kind).unwrap();
         assert!(
             matches!(s.set_conflate(true), Err(Error::NotSupported(_))),

@@ -159,6 +159,76 @@ pub(crate) enum PipeWriter {
     Engine(ring::Producer<Payload>),
     /// The ring drained by an inproc peer socket.
     Inproc(InprocWriter),
+    /// A conflating pipe (`ZMQ_CONFLATE`) drained by the peer's engine:
+    /// only the newest message waits.
+    Conflate(ConflateWriter),
+}
+
+/// The writing end of a conflating pipe. A write replaces the message the
+/// engine has not taken yet and posts a token on a one-slot ring unless
+/// one is waiting already; the engine frees the token's slot before it
+/// takes the message, so the newest message is never left without a token
+/// (see [`ring::LatestWriter::put`]). A write never waits and never finds
+/// the pipe full: the high-water mark does not apply.
+pub(crate) struct ConflateWriter {
+    /// Tokens for the engine (its wake-ups and sleeps run on this ring).
+    pub(crate) tokens: ring::Producer<Payload>,
+    /// Where the newest message waits.
+    pub(crate) latest: ring::LatestWriter<Payload>,
+}
+
+impl ConflateWriter {
+    /// Replaces the waiting message with `payload`; `Disconnected` (with
+    /// the payload) if the engine is gone.
+    fn write(&mut self, payload: Payload) -> Result<(), PushError<Payload>> {
+        if self.tokens.is_disconnected() {
+            return Err(PushError::Disconnected(payload));
+        }
+        drop(self.latest.put(payload));
+        // Full: a token is waiting already and will find this message.
+        // Disconnected: the engine went away just now; its pipe is dropped
+        // with the message, as a ring's unsent messages are.
+        let _ = self.tokens.try_push(conflate_token());
+        Ok(())
+    }
+}
+
+/// The item a conflating pipe's ring carries: a sign that a message was
+/// put, not a message (an empty multipart payload, which allocates
+/// nothing).
+pub(crate) fn conflate_token() -> Payload {
+    Payload::Multi(Vec::new())
+}
+
+/// Builds the two ends of a conflating outbound pipe: the socket's writer,
+/// and the engine's token ring with the reader of the newest message.
+pub(crate) fn conflate_out_pipe() -> Result<
+    (
+        ConflateWriter,
+        Consumer<Payload>,
+        ring::LatestReader<Payload>,
+    ),
+    ring::CapacityError,
+> {
+    let (tokens, rx) = engine_out_ring(1)?;
+    let (latest, reader) = ring::latest();
+    Ok((ConflateWriter { tokens, latest }, rx, reader))
+}
+
+/// Whether a socket of type `kind` with `ZMQ_CONFLATE` set conflates what
+/// arrives on its TCP and IPC connections (SUB, PULL, DEALER; a PUB's or
+/// XPUB's incoming subscriptions are never conflated).
+pub(crate) fn conflates_in(kind: crate::SocketType, conflate: bool) -> bool {
+    use crate::SocketType::*;
+    conflate && matches!(kind, Sub | Pull | Dealer)
+}
+
+/// Whether a socket of type `kind` with `ZMQ_CONFLATE` set conflates what
+/// it sends on its TCP and IPC connections (PUSH, PUB, DEALER; a SUB's
+/// subscriptions are never conflated).
+pub(crate) fn conflates_out(kind: crate::SocketType, conflate: bool) -> bool {
+    use crate::SocketType::*;
+    conflate && matches!(kind, Push | Pub | Dealer)
 }
 
 /// The writing end of an inproc pipe.
@@ -203,23 +273,42 @@ impl InprocWriter {
 }
 
 impl PipeWriter {
-    /// The ring this pipe writes to.
+    /// The ring this pipe writes messages to (none for a conflating pipe,
+    /// which always has room).
     #[inline]
-    fn ring(&self) -> &ring::Producer<Payload> {
+    fn ring(&self) -> Option<&ring::Producer<Payload>> {
         match self {
-            PipeWriter::Engine(p) => p,
-            PipeWriter::Inproc(w) => &w.ring,
+            PipeWriter::Engine(p) => Some(p),
+            PipeWriter::Inproc(w) => Some(&w.ring),
+            PipeWriter::Conflate(_) => None,
         }
     }
 
     /// The pipe's next free slot, if it has room (see
-    /// [`ring::Producer::vacant`]).
+    /// [`ring::Producer::vacant`]). A conflating pipe has no slots: write to
+    /// it with [`try_write`](Self::try_write).
     #[inline(always)]
     pub(crate) fn vacant(&mut self) -> Result<ring::Vacant<'_, Payload>, PushError<()>> {
         match self {
             PipeWriter::Engine(p) => p.vacant(),
             PipeWriter::Inproc(w) => w.ring.vacant(),
+            PipeWriter::Conflate(_) => Err(PushError::Full(())),
         }
+    }
+
+    /// Whether the pipe's reader (engine or peer socket) is gone.
+    pub(crate) fn is_disconnected(&self) -> bool {
+        match self {
+            PipeWriter::Engine(p) => p.is_disconnected(),
+            PipeWriter::Inproc(w) => w.ring.is_disconnected(),
+            PipeWriter::Conflate(c) => c.tokens.is_disconnected(),
+        }
+    }
+
+    /// Whether this is a conflating pipe (see [`ConflateWriter`]).
+    #[inline(always)]
+    pub(crate) fn is_conflating(&self) -> bool {
+        matches!(self, PipeWriter::Conflate(_))
     }
 
     /// Writes a whole message if the pipe has room. On failure the payload is
@@ -229,35 +318,38 @@ impl PipeWriter {
         match self {
             PipeWriter::Engine(p) => p.try_push(payload),
             PipeWriter::Inproc(w) => w.ring.try_push(payload),
+            PipeWriter::Conflate(c) => c.write(payload),
         }
     }
 
     /// Whether a write would find room now.
     pub(crate) fn has_room(&self) -> bool {
-        !self.ring().is_full()
+        self.ring().is_none_or(|r| !r.is_full())
     }
 
     /// Asks to be notified once the pipe has room again. Returns `false` (and
     /// registers nothing) when it already has room.
     pub(crate) fn register_space_waiter(&self, n: Arc<dyn Notify>) -> bool {
-        self.ring().register_space_waiter(n)
+        self.ring().is_some_and(|r| r.register_space_waiter(n))
     }
 
     /// [`register_space_waiter`](Self::register_space_waiter) in steps, with
     /// the barrier left to the caller (see
     /// [`ring::Producer::announce_space_wait`]).
     pub(crate) fn announce_space_wait(&self, n: &Arc<dyn Notify>) -> bool {
-        self.ring().announce_space_wait(n)
+        self.ring().is_some_and(|r| r.announce_space_wait(n))
     }
 
     /// See [`ring::Producer::confirm_space_wait`].
     pub(crate) fn confirm_space_wait(&self, n: &Arc<dyn Notify>) -> bool {
-        self.ring().confirm_space_wait(n)
+        self.ring().is_some_and(|r| r.confirm_space_wait(n))
     }
 
     /// See [`ring::Producer::cancel_space_wait`].
     pub(crate) fn cancel_space_wait(&self, n: &Arc<dyn Notify>) {
-        self.ring().cancel_space_wait(n);
+        if let Some(r) = self.ring() {
+            r.cancel_space_wait(n);
+        }
     }
 
     /// For an inproc pipe, tells the peer socket this side is gone (see

@@ -27,7 +27,9 @@ use super::{Connecter, SocketLink, StepCx, Stream};
 use crate::msg::pool::{PoolBuf, RecvPool};
 use crate::msg::Msg;
 use crate::pipe::{self, Attach, Inbound, Payload, PipeId, PipeWriter};
-use crate::ring::{self, Consumer, LatestWriter, Notify, PopError, Producer, PushError};
+use crate::ring::{
+    self, Consumer, LatestReader, LatestWriter, Notify, PopError, Producer, PushError,
+};
 use crate::socket::monitor::{MonitorEvent, MonitorEventKind};
 use crate::zmtp::{self, Connection, Event};
 
@@ -97,6 +99,9 @@ pub(crate) struct Engine {
     pipe: Option<PipeId>,
     /// Messages from the socket, for an accepted connection once attached.
     accepted_out: Option<Consumer<Payload>>,
+    /// For a conflating accepted pipe, where the newest message waits
+    /// (`accepted_out` then carries tokens).
+    accepted_out_latest: Option<LatestReader<Payload>>,
     notify: Arc<dyn Notify>,
     /// The shared read buffer.
     rx: BytesMut,
@@ -168,6 +173,7 @@ impl Engine {
             origin,
             pipe,
             accepted_out: None,
+            accepted_out_latest: None,
             notify,
             rx: BytesMut::new(),
             body: None,
@@ -648,6 +654,7 @@ impl Engine {
                 latest_in: &mut self.latest_in,
                 pending_msgs: &mut self.pending_msgs,
                 accepted_out: &mut self.accepted_out,
+                accepted_out_latest: &mut self.accepted_out_latest,
                 link: &self.link,
                 origin: &self.origin,
                 notify: &self.notify,
@@ -720,11 +727,41 @@ impl Engine {
                 && !self.eof
                 && self.conn.transmit().len() < TX_HIGH
             {
-                let out = match &mut self.origin {
-                    EngineOrigin::Connect(c) => Some(&mut c.out),
-                    EngineOrigin::Accept { .. } => self.accepted_out.as_mut(),
+                let (mut out, latest) = match &mut self.origin {
+                    EngineOrigin::Connect(c) => (Some(&mut c.out), c.out_latest.as_mut()),
+                    EngineOrigin::Accept { .. } => (
+                        self.accepted_out.as_mut(),
+                        self.accepted_out_latest.as_mut(),
+                    ),
                 };
-                if let Some(out) = out {
+                if let (Some(out), Some(latest)) = (&mut out, latest) {
+                    // Conflating: a token says the newest message changed.
+                    // Its slot is freed before the message is taken, so a
+                    // message put after the take posts a new token.
+                    let take = match out.try_pop() {
+                        Ok(_token) => {
+                            out.release_now();
+                            true
+                        }
+                        Err(PopError::Empty) => false,
+                        Err(PopError::Disconnected) => {
+                            // The socket is gone; its last message still
+                            // goes out.
+                            self.out_done = true;
+                            true
+                        }
+                    };
+                    if let Some(p) = take.then(|| latest.take()).flatten() {
+                        progress = true;
+                        let r = match &p {
+                            Payload::One(m) => self.conn.send_msg(m),
+                            Payload::Multi(v) => self.conn.send_multipart(v),
+                        };
+                        if r.is_err() {
+                            return Err(());
+                        }
+                    }
+                } else if let Some(out) = out {
                     match out.try_pop_batch(OUT_BATCH) {
                         Ok(batch) => {
                             full_batch = batch.len() == OUT_BATCH;
@@ -783,6 +820,7 @@ struct EventCx<'a> {
     latest_in: &'a mut Option<LatestWriter<Payload>>,
     pending_msgs: &'a mut VecDeque<Payload>,
     accepted_out: &'a mut Option<Consumer<Payload>>,
+    accepted_out_latest: &'a mut Option<LatestReader<Payload>>,
     link: &'a Arc<SocketLink>,
     origin: &'a EngineOrigin,
     notify: &'a Arc<dyn Notify>,
@@ -874,7 +912,7 @@ impl EventCx<'_> {
         *self.handshook = true;
         self.link
             .event(MonitorEventKind::HandshakeSucceeded, self.endpoint());
-        let conflate = self.link.options.conflate;
+        let conflate = pipe::conflates_in(self.link.socket_type, self.link.options.conflate);
         // A conflating pipe's ring carries tokens, at most one waiting.
         let cap = if conflate {
             1
@@ -902,10 +940,20 @@ impl EventCx<'_> {
                 });
             }
             EngineOrigin::Accept { .. } => {
-                let cap = self.link.options.send_ring_capacity();
-                let Ok((tx, mut rx)) = pipe::engine_out_ring(cap) else {
-                    return;
-                };
+                let (writer, mut rx) =
+                    if pipe::conflates_out(self.link.socket_type, self.link.options.conflate) {
+                        let Ok((w, rx, latest)) = pipe::conflate_out_pipe() else {
+                            return;
+                        };
+                        *self.accepted_out_latest = Some(latest);
+                        (PipeWriter::Conflate(w), rx)
+                    } else {
+                        let cap = self.link.options.send_ring_capacity();
+                        let Ok((tx, rx)) = pipe::engine_out_ring(cap) else {
+                            return;
+                        };
+                        (PipeWriter::Engine(tx), rx)
+                    };
                 rx.set_notifier(Some(self.notify.clone()));
                 let pipe = self.link.alloc_pipe();
                 *self.pipe = Some(pipe);
@@ -914,7 +962,7 @@ impl EventCx<'_> {
                 self.pending_in
                     .push_back(Inbound::Attached(Box::new(Attach {
                         pipe,
-                        writer: PipeWriter::Engine(tx),
+                        writer,
                         peer,
                         reader,
                         latest,

@@ -102,6 +102,9 @@ pub(crate) enum Command {
         endpoint_str: String,
         pipe: PipeId,
         out: Consumer<Payload>,
+        /// For a conflating pipe, where the newest message waits (`out`
+        /// then carries tokens).
+        out_latest: Option<ring::LatestReader<Payload>>,
     },
     /// Stop listening on an endpoint, and close the connections accepted
     /// there.
@@ -250,6 +253,9 @@ pub(crate) struct Connecter {
     pub(crate) endpoint_str: String,
     pub(crate) pipe: PipeId,
     pub(crate) out: Consumer<Payload>,
+    /// For a conflating pipe (`ZMQ_CONFLATE`), where the newest message
+    /// waits; `out` then carries tokens.
+    pub(crate) out_latest: Option<ring::LatestReader<Payload>>,
     pub(crate) attempt: u32,
     /// A stream whose non-blocking connect is in progress.
     pub(crate) pending: Option<Stream>,
@@ -498,6 +504,7 @@ impl Loop {
                     endpoint_str,
                     pipe,
                     out,
+                    out_latest,
                 } => {
                     let c = Connecter {
                         link,
@@ -505,6 +512,7 @@ impl Loop {
                         endpoint_str,
                         pipe,
                         out,
+                        out_latest,
                         attempt: 0,
                         pending: None,
                         connect_deadline: None,

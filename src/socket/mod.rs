@@ -67,10 +67,13 @@
 //!   handler bound at `inproc://zeromq.zap.01`, and the user id it returns
 //!   is not attached to messages. CURVE is not supported: a CURVE peer's
 //!   handshake fails with a mechanism mismatch.
-//! - **Conflation** (`ZMQ_CONFLATE`) keeps the newest message of each TCP
-//!   or IPC connection of a SUB, PULL or DEALER socket, multipart messages
-//!   whole. Outbound queues (PUSH, PUB) and inproc pipes are not conflated;
-//!   setting it there is an error.
+//! - **Conflation** (`ZMQ_CONFLATE`) keeps only the newest message of each
+//!   TCP or IPC connection: the one waiting to be received on a SUB, PULL
+//!   or DEALER socket, the one waiting to be sent on a PUSH, PUB or DEALER
+//!   socket. Multipart messages are kept whole (libzmq does not allow them
+//!   with conflation). Subscriptions are never conflated. Inproc pipes are
+//!   not conflated; a conflating socket's `inproc://` bind or connect is an
+//!   error.
 //! - **Not supported.** STREAM and other raw or draft socket types, and the
 //!   source-address form of a TCP connect (`tcp://source;host:port`,
 //!   refused with a clear error).
@@ -1218,10 +1221,11 @@ impl Socket {
 
     /// Sets `ZMQ_CONFLATE` (see [`Options::conflate`]) for binds and
     /// connects made after the call: each TCP or IPC connection keeps only
-    /// its newest message. SUB, PULL and DEALER only
-    /// ([`Error::NotSupported`] for the others: ringmq does not conflate
-    /// outbound queues, so PUSH and PUB refuse it too); a conflating
-    /// socket's `inproc://` bind or connect is [`Error::NotSupported`].
+    /// its newest message, inbound on SUB, PULL and DEALER sockets,
+    /// outbound on PUSH, PUB and DEALER sockets (whose sends then never
+    /// wait: SNDHWM does not apply). Other socket types get
+    /// [`Error::NotSupported`], as does a conflating socket's `inproc://`
+    /// bind or connect.
     ///
     /// ```
     /// use std::time::Duration;
@@ -1252,8 +1256,14 @@ impl Socket {
     /// ```
     pub fn set_conflate(&self, v: bool) -> Result<()> {
         self.set_for(
-            &[SocketType::Sub, SocketType::Pull, SocketType::Dealer],
-            "ZMQ_CONFLATE (SUB, PULL, DEALER; outbound queues are not conflated)",
+            &[
+                SocketType::Sub,
+                SocketType::Pull,
+                SocketType::Dealer,
+                SocketType::Push,
+                SocketType::Pub,
+            ],
+            "ZMQ_CONFLATE (SUB, PULL, DEALER, PUSH, PUB)",
             |o| o.conflate = v,
         )
     }
@@ -1695,14 +1705,22 @@ impl Core {
                 self.connected.push((endpoint.to_owned(), None));
             }
             ep => {
-                let (tx, rx) = crate::pipe::engine_out_ring(self.opts.send_ring_capacity())
-                    .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
+                let (writer, rx, out_latest) =
+                    if crate::pipe::conflates_out(self.kind, self.opts.conflate) {
+                        let (w, rx, latest) = crate::pipe::conflate_out_pipe()
+                            .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
+                        (PipeWriter::Conflate(w), rx, Some(latest))
+                    } else {
+                        let (tx, rx) = crate::pipe::engine_out_ring(self.opts.send_ring_capacity())
+                            .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
+                        (PipeWriter::Engine(tx), rx, None)
+                    };
                 let link = self.link();
                 let pipe = link.alloc_pipe();
                 self.pipes.insert(
                     pipe,
                     PipeEntry {
-                        writer: PipeWriter::Engine(tx),
+                        writer,
                         peer: None,
                         connected: false,
                         endpoint: Some(endpoint.to_owned()),
@@ -1726,6 +1744,7 @@ impl Core {
                         endpoint_str: endpoint.to_owned(),
                         pipe,
                         out: rx,
+                        out_latest,
                     },
                 );
                 self.note_io(io);
@@ -1944,7 +1963,7 @@ impl Core {
             };
             match &entry.writer {
                 PipeWriter::Inproc(w) => w.detach(),
-                PipeWriter::Engine(_) => {
+                PipeWriter::Engine(_) | PipeWriter::Conflate(_) => {
                     for &io in &self.io_used {
                         self.ctx.send_io(
                             io,

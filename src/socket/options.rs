@@ -103,10 +103,12 @@ pub struct Options {
     /// `ZMQ_REQ_CORRELATE` (REQ): requests carry an id and replies with
     /// another id are dropped. Default off.
     pub req_correlate: bool,
-    /// `ZMQ_CONFLATE` (SUB, PULL, DEALER): keep only the newest message of
-    /// each TCP or IPC connection; a message not yet received is dropped
-    /// when the next one arrives, and RCVHWM does not apply. Inbound only
-    /// (ringmq does not conflate outbound queues), and not over `inproc://`.
+    /// `ZMQ_CONFLATE` (SUB, PULL, DEALER, PUSH, PUB): keep only the newest
+    /// message of each TCP or IPC connection. On SUB, PULL and DEALER a
+    /// message not yet received is dropped when the next one arrives, and
+    /// RCVHWM does not apply; on PUSH, PUB and DEALER a message not yet
+    /// sent is dropped when the next one is queued, and SNDHWM does not
+    /// apply. Subscriptions are never conflated. Not over `inproc://`.
     /// Multipart messages are kept whole. Default off.
     pub conflate: bool,
     /// `ZMQ_XPUB_VERBOSE` (XPUB): pass every subscribe to the application,

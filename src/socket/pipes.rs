@@ -213,6 +213,17 @@ impl Pipes {
                 tried += 1;
                 continue;
             }
+            if entry.writer.is_conflating() {
+                // Never full: the message replaces the one not yet sent.
+                let id = *id;
+                if entry.writer.is_disconnected() {
+                    self.remove(id);
+                    continue;
+                }
+                let _ = entry.writer.try_write(payload.into());
+                self.cursor += 1;
+                return Ok(id);
+            }
             match entry.writer.vacant() {
                 Ok(slot) => {
                     slot.write(payload.into());
