@@ -1017,16 +1017,77 @@ fn conflate_is_refused_where_it_cannot_apply() {
             "{kind:?}"
         );
     }
-    let sub = ctx.socket(SocketType::Sub).unwrap();
-    sub.set_conflate(true).unwrap();
-    assert!(matches!(
-        sub.bind("inproc://conflate-refused"),
-        Err(Error::NotSupported(_))
-    ));
-    assert!(matches!(
-        sub.connect("inproc://conflate-refused"),
-        Err(Error::NotSupported(_))
-    ));
-    sub.set_conflate(false).unwrap();
-    sub.connect("inproc://conflate-refused").unwrap();
+}
+
+/// Sends `n` numbered messages without waiting (each must find room).
+fn send_numbered(s: &ringmq::Socket, n: u32) {
+    for i in 1..=n {
+        s.try_send(format!("m{i}"))
+            .unwrap_or_else(|e| panic!("message {i} found no room: {e}"));
+    }
+}
+
+/// Receives everything that is waiting, as strings.
+fn drain(s: &ringmq::Socket) -> Vec<String> {
+    let mut got = Vec::new();
+    while let Ok(m) = s.try_recv() {
+        got.push(String::from_utf8(m.to_vec()).unwrap());
+    }
+    got
+}
+
+#[test]
+fn conflate_over_inproc_keeps_only_the_newest_message_each_way() {
+    let ctx = Context::new();
+    // The writer conflates (bind first).
+    let pull = sock(&ctx, SocketType::Pull);
+    pull.bind("inproc://conflate-a").unwrap();
+    let push = sock(&ctx, SocketType::Push);
+    push.set_conflate(true).unwrap();
+    push.set_sndhwm(5).unwrap();
+    push.connect("inproc://conflate-a").unwrap();
+    send_numbered(&push, 3000);
+    assert_eq!(drain(&pull), ["m3000"]);
+    push.send("next").unwrap();
+    assert_eq!(drain(&pull), ["next"]);
+
+    // The reader conflates, the writer does not.
+    let pull = sock(&ctx, SocketType::Pull);
+    pull.set_conflate(true).unwrap();
+    pull.bind("inproc://conflate-b").unwrap();
+    let push = sock(&ctx, SocketType::Push);
+    push.set_sndhwm(5).unwrap();
+    push.connect("inproc://conflate-b").unwrap();
+    send_numbered(&push, 3000);
+    assert_eq!(drain(&pull), ["m3000"]);
+
+    // A connect before the bind, conflating both ways (DEALER to DEALER),
+    // multipart messages kept whole; the last message outlives its writer.
+    let a = sock(&ctx, SocketType::Dealer);
+    a.set_conflate(true).unwrap();
+    a.connect("inproc://conflate-c").unwrap();
+    send_numbered(&a, 100);
+    a.send_multipart(["last", "of a"]).unwrap();
+    let b = sock(&ctx, SocketType::Dealer);
+    b.bind("inproc://conflate-c").unwrap();
+    assert_eq!(strs(&b.recv_multipart().unwrap()), ["last", "of a"]);
+    assert_eq!(drain(&b), Vec::<String>::new());
+    send_numbered(&b, 100);
+    assert_eq!(drain(&a), ["m100"]);
+    a.send("bye").unwrap();
+    drop(a);
+    assert_eq!(&b.recv_timeout(WAIT).unwrap()[..], b"bye");
+
+    // Without the option the same sends fill the pipe: the tests above
+    // would fail.
+    let pull = sock(&ctx, SocketType::Pull);
+    pull.bind("inproc://conflate-d").unwrap();
+    let push = sock(&ctx, SocketType::Push);
+    push.set_sndhwm(5).unwrap();
+    push.connect("inproc://conflate-d").unwrap();
+    let mut sent = 0u32;
+    while sent < 3000 && push.try_send("x").is_ok() {
+        sent += 1;
+    }
+    assert!(sent < 3000, "a pipe that does not conflate has a mark");
 }

@@ -165,16 +165,20 @@ pub(crate) enum PipeWriter {
 }
 
 /// The writing end of a conflating pipe. A write replaces the message the
-/// engine has not taken yet and posts a token on a one-slot ring unless
-/// one is waiting already; the engine frees the token's slot before it
-/// takes the message, so the newest message is never left without a token
-/// (see [`ring::LatestWriter::put`]). A write never waits and never finds
-/// the pipe full: the high-water mark does not apply.
+/// reader (an engine, or an inproc peer socket) has not taken yet and posts
+/// a token on a one-slot ring unless one is waiting already; the reader
+/// frees the token's slot before it takes the message, so the newest
+/// message is never left without a token (see [`ring::LatestWriter::put`]).
+/// A write never waits and never finds the pipe full: the high-water mark
+/// does not apply.
 pub(crate) struct ConflateWriter {
-    /// Tokens for the engine (its wake-ups and sleeps run on this ring).
+    /// Tokens for the reader (its wake-ups and sleeps run on this ring).
     pub(crate) tokens: ring::Producer<Payload>,
     /// Where the newest message waits.
     pub(crate) latest: ring::LatestWriter<Payload>,
+    /// For an inproc pipe, where the detach notice goes (`None` towards an
+    /// engine).
+    pub(crate) peer: Option<PeerLink>,
 }
 
 impl ConflateWriter {
@@ -212,7 +216,15 @@ pub(crate) fn conflate_out_pipe() -> Result<
 > {
     let (tokens, rx) = engine_out_ring(1)?;
     let (latest, reader) = ring::latest();
-    Ok((ConflateWriter { tokens, latest }, rx, reader))
+    Ok((
+        ConflateWriter {
+            tokens,
+            latest,
+            peer: None,
+        },
+        rx,
+        reader,
+    ))
 }
 
 /// Whether a socket of type `kind` with `ZMQ_CONFLATE` set conflates what
@@ -253,7 +265,7 @@ pub(crate) enum PeerLink {
     Pending(LateLink),
 }
 
-impl InprocWriter {
+impl PeerLink {
     /// Tells the peer socket this side is gone. The notice follows every
     /// message written so far, so the peer drains the pipe before it drops
     /// it.
@@ -261,7 +273,7 @@ impl InprocWriter {
         let notify = |tx: &MpProducer<Inbound>, pipe: PipeId| {
             let _ = tx.try_push(Inbound::Detached { pipe });
         };
-        match &self.peer {
+        match self {
             PeerLink::Known(tx, pipe) => notify(tx, *pipe),
             PeerLink::Pending(link) => {
                 if let Some((tx, pipe)) = link.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
@@ -352,12 +364,71 @@ impl PipeWriter {
         }
     }
 
-    /// For an inproc pipe, tells the peer socket this side is gone (see
-    /// [`InprocWriter::detach`]); engines learn it from the dropped ring.
-    pub(crate) fn detach(&self) {
-        if let PipeWriter::Inproc(w) = self {
-            w.detach();
+    /// Whether the pipe leads to an inproc peer socket (not an engine).
+    pub(crate) fn is_inproc(&self) -> bool {
+        match self {
+            PipeWriter::Engine(_) => false,
+            PipeWriter::Inproc(_) => true,
+            PipeWriter::Conflate(c) => c.peer.is_some(),
         }
+    }
+
+    /// For an inproc pipe, tells the peer socket this side is gone (see
+    /// [`PeerLink::detach`]); engines learn it from the dropped ring.
+    pub(crate) fn detach(&self) {
+        match self {
+            PipeWriter::Inproc(w) => w.peer.detach(),
+            PipeWriter::Conflate(ConflateWriter {
+                peer: Some(peer), ..
+            }) => peer.detach(),
+            _ => {}
+        }
+    }
+}
+
+/// The writing end of one direction of an inproc pipe, before it knows
+/// where its detach notice goes.
+pub(crate) enum InprocWriteEnd {
+    /// A ring holding up to the pipe's mark.
+    Ring(ring::Producer<Payload>),
+    /// A conflating pipe: only the newest message waits.
+    Conflate(ring::Producer<Payload>, ring::LatestWriter<Payload>),
+}
+
+impl InprocWriteEnd {
+    /// The socket's writer, telling `peer` when it goes.
+    pub(crate) fn into_writer(self, peer: PeerLink) -> PipeWriter {
+        match self {
+            InprocWriteEnd::Ring(ring) => PipeWriter::Inproc(InprocWriter { ring, peer }),
+            InprocWriteEnd::Conflate(tokens, latest) => PipeWriter::Conflate(ConflateWriter {
+                tokens,
+                latest,
+                peer: Some(peer),
+            }),
+        }
+    }
+}
+
+/// The reading end of one direction of an inproc pipe: its ring, and for a
+/// conflating pipe where the newest message waits (the ring then carries
+/// tokens).
+pub(crate) type InprocReadEnd = (Consumer<Payload>, Option<ring::LatestReader<Payload>>);
+
+/// Builds one direction of an inproc pipe: a ring holding `hwm` messages
+/// (see [`inproc_ring`]), or with `conflate` a one-value channel and a
+/// one-slot token ring.
+pub(crate) fn inproc_one_way(
+    hwm: i32,
+    limit: usize,
+    conflate: bool,
+) -> Result<(InprocWriteEnd, InprocReadEnd), ring::CapacityError> {
+    if conflate {
+        let (tokens, rx) = engine_out_ring(1)?;
+        let (w, r) = ring::latest();
+        Ok((InprocWriteEnd::Conflate(tokens, w), (rx, Some(r))))
+    } else {
+        let (tx, rx) = inproc_ring(hwm, limit)?;
+        Ok((InprocWriteEnd::Ring(tx), (rx, None)))
     }
 }
 

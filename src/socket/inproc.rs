@@ -23,9 +23,10 @@ use bytes::Bytes;
 use super::options::UNLIMITED_PIPE;
 use crate::error::{Error, Result};
 use crate::pipe::{
-    self, Attach, Inbound, InprocWriter, LateLink, Payload, PeerLink, PipeId, PipeWriter,
+    self, Attach, Inbound, InprocReadEnd, InprocWriteEnd, LateLink, Payload, PeerLink, PipeId,
+    PipeWriter,
 };
-use crate::ring::{Consumer, MpProducer, Producer};
+use crate::ring::{Consumer, LatestReader, MpProducer};
 use crate::sync::{AtomicU64, Ordering};
 use crate::zmtp::{Metadata, PeerInfo, SocketType};
 
@@ -41,6 +42,8 @@ pub(crate) struct InprocPeer {
     pub(crate) sndhwm: i32,
     /// RCVHWM when it bound or connected.
     pub(crate) rcvhwm: i32,
+    /// `ZMQ_CONFLATE` when it bound or connected.
+    pub(crate) conflate: bool,
 }
 
 impl InprocPeer {
@@ -61,10 +64,10 @@ pub(crate) struct PendingConnect {
     peer: InprocPeer,
     /// The pipe's id at the connecting socket.
     pipe: PipeId,
-    /// The ring the binding socket will write to the connecting one.
-    to_peer: Producer<Payload>,
-    /// The ring the connecting socket writes, to be read by the binding one.
-    from_peer: Consumer<Payload>,
+    /// Where the binding socket will write to the connecting one.
+    to_peer: InprocWriteEnd,
+    /// What the connecting socket writes, to be read by the binding one.
+    from_peer: InprocReadEnd,
     /// Where the connecting socket's writer learns the binding socket's
     /// in-ring, for its detach notice.
     link: LateLink,
@@ -78,6 +81,8 @@ pub(crate) struct EarlyPipe {
     pub(crate) writer: PipeWriter,
     /// What to read.
     pub(crate) reader: Consumer<Payload>,
+    /// For a conflating pipe, where the newest message waits.
+    pub(crate) latest: Option<LatestReader<Payload>>,
 }
 
 /// What a connect got: the notices of a pipe to a bound socket, or a pipe
@@ -140,12 +145,19 @@ impl InprocRegistry {
             return Ok(Connected::Now(wiring));
         }
         // Sized from the connecting socket's marks alone, as libzmq sizes a
-        // pipe made before the bind.
-        let ring = || {
-            pipe::inproc_ring(pipe::inproc_hwm(me.sndhwm, me.rcvhwm), UNLIMITED_PIPE)
-                .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))
+        // pipe made before the bind, and conflating as the connecting
+        // socket's ZMQ_CONFLATE says (the binder's is not known yet).
+        let one_way = |conflate| {
+            pipe::inproc_one_way(
+                pipe::inproc_hwm(me.sndhwm, me.rcvhwm),
+                UNLIMITED_PIPE,
+                conflate,
+            )
+            .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))
         };
-        let ((to_binder, from_peer), (to_peer, from_binder)) = (ring()?, ring()?);
+        let (to_binder, from_peer) = one_way(pipe::conflates_out(me.socket_type, me.conflate))?;
+        let (to_peer, (from_binder, latest)) =
+            one_way(pipe::conflates_in(me.socket_type, me.conflate))?;
         let link = Arc::new(Mutex::new(None));
         let pipe = me.next_pipe.fetch_add(1, Ordering::Relaxed);
         self.pending
@@ -160,11 +172,9 @@ impl InprocRegistry {
             });
         Ok(Connected::Early(EarlyPipe {
             pipe,
-            writer: PipeWriter::Inproc(InprocWriter {
-                ring: to_binder,
-                peer: PeerLink::Pending(link),
-            }),
+            writer: to_binder.into_writer(PeerLink::Pending(link)),
             reader: from_binder,
+            latest,
         }))
     }
 
@@ -213,11 +223,17 @@ impl Wiring {
 }
 
 /// Gives two sockets a pipe to each other: a ring each way, sized from the
-/// writer's SNDHWM plus the reader's RCVHWM (as libzmq sizes inproc pipes).
-/// `me` is the socket that called bind or connect.
+/// writer's SNDHWM plus the reader's RCVHWM (as libzmq sizes inproc pipes),
+/// or a conflating channel where the writer conflates what it sends or the
+/// reader what it receives. `me` is the socket that called bind or connect.
 fn wire(me: &InprocPeer, other: &InprocPeer, wiring: &mut Wiring) {
     let ring = |from: &InprocPeer, to: &InprocPeer| {
-        pipe::inproc_ring(pipe::inproc_hwm(from.sndhwm, to.rcvhwm), UNLIMITED_PIPE)
+        pipe::inproc_one_way(
+            pipe::inproc_hwm(from.sndhwm, to.rcvhwm),
+            UNLIMITED_PIPE,
+            pipe::conflates_out(from.socket_type, from.conflate)
+                || pipe::conflates_in(to.socket_type, to.conflate),
+        )
     };
     let (Ok((to_other, other_from_me)), Ok((to_me, me_from_other))) =
         (ring(me, other), ring(other, me))
@@ -259,19 +275,17 @@ fn wire_early(me: &InprocPeer, c: PendingConnect, wiring: &mut Wiring) {
 /// member.
 fn attached(
     pipe: PipeId,
-    ring: Producer<Payload>,
+    write: InprocWriteEnd,
     peer: (&InprocPeer, PipeId),
-    reader: Consumer<Payload>,
+    read: InprocReadEnd,
 ) -> Inbound {
     let (peer, id_at_peer) = peer;
+    let (reader, latest) = read;
     Inbound::Attached(Box::new(Attach {
         pipe,
-        writer: PipeWriter::Inproc(InprocWriter {
-            ring,
-            peer: PeerLink::Known(peer.in_tx.clone(), id_at_peer),
-        }),
+        writer: write.into_writer(PeerLink::Known(peer.in_tx.clone(), id_at_peer)),
         peer: peer.info(),
         reader,
-        latest: None,
+        latest,
     }))
 }

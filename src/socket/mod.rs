@@ -70,10 +70,9 @@
 //! - **Conflation** (`ZMQ_CONFLATE`) keeps only the newest message of each
 //!   TCP or IPC connection: the one waiting to be received on a SUB, PULL
 //!   or DEALER socket, the one waiting to be sent on a PUSH, PUB or DEALER
-//!   socket. Multipart messages are kept whole (libzmq does not allow them
-//!   with conflation). Subscriptions are never conflated. Inproc pipes are
-//!   not conflated; a conflating socket's `inproc://` bind or connect is an
-//!   error.
+//!   socket, and likewise over `inproc://`. Multipart messages are kept
+//!   whole (libzmq does not allow them with conflation). Subscriptions are
+//!   never conflated.
 //! - **Not supported.** STREAM and other raw or draft socket types, and the
 //!   source-address form of a TCP connect (`tcp://source;host:port`,
 //!   refused with a clear error).
@@ -1223,9 +1222,11 @@ impl Socket {
     /// connects made after the call: each TCP or IPC connection keeps only
     /// its newest message, inbound on SUB, PULL and DEALER sockets,
     /// outbound on PUSH, PUB and DEALER sockets (whose sends then never
-    /// wait: SNDHWM does not apply). Other socket types get
-    /// [`Error::NotSupported`], as does a conflating socket's `inproc://`
-    /// bind or connect.
+    /// wait: SNDHWM does not apply). Over `inproc://` a direction of a pipe
+    /// conflates if its writer conflates what it sends or its reader what
+    /// it receives; for a connect made before the bind, the connecting
+    /// socket's option decides. Other socket types get
+    /// [`Error::NotSupported`].
     ///
     /// ```
     /// use std::time::Duration;
@@ -1517,6 +1518,7 @@ impl Core {
             routing_id: self.opts.routing_id.clone(),
             sndhwm: self.opts.sndhwm,
             rcvhwm: self.opts.rcvhwm,
+            conflate: self.opts.conflate,
         }
     }
 
@@ -1556,22 +1558,9 @@ impl Core {
         }
     }
 
-    /// `ZMQ_CONFLATE` applies to TCP and IPC connections only: an inproc
-    /// peer writes straight into this socket's ring, which keeps the oldest
-    /// messages, not the newest.
-    fn check_conflate(&self, ep: &Endpoint) -> Result<()> {
-        if self.opts.conflate && matches!(ep, Endpoint::Inproc(_)) {
-            return Err(Error::NotSupported(
-                "ZMQ_CONFLATE over inproc:// (tcp:// and ipc:// only)",
-            ));
-        }
-        Ok(())
-    }
-
     fn bind(&mut self, endpoint: &str) -> Result<String> {
         self.check_live()?;
         let ep = Endpoint::parse(endpoint)?;
-        self.check_conflate(&ep)?;
         let resolved = match &ep {
             Endpoint::Inproc(name) => {
                 let me = self.inproc_peer();
@@ -1660,7 +1649,6 @@ impl Core {
         }
         // The id names the peer of this connect only, as in libzmq.
         self.opts.connect_routing_id = None;
-        self.check_conflate(&ep)?;
         match ep {
             Endpoint::Inproc(name) => {
                 let me = self.inproc_peer();
@@ -1678,7 +1666,8 @@ impl Core {
                     inproc::Connected::Early(early) => {
                         // Not bound yet: messages queue in the pipe (up to
                         // the marks) until the bind, as with libzmq.
-                        self.readers.add(early.pipe, early.reader, None, true);
+                        self.readers
+                            .add(early.pipe, early.reader, early.latest, true);
                         self.pipes.insert(
                             early.pipe,
                             PipeEntry {
@@ -1796,11 +1785,11 @@ impl Core {
             let Some(entry) = self.pipes.remove(id) else {
                 continue;
             };
-            if let PipeWriter::Inproc(w) = &entry.writer {
+            if entry.writer.is_inproc() {
                 // An inproc pipe ends here, both ways, as libzmq ends it:
                 // the peer is told, and what it sent that was not read yet
                 // is dropped with our end.
-                w.detach();
+                entry.writer.detach();
                 self.readers.remove(id, |_, _| {});
             }
             self.pattern
@@ -1961,18 +1950,17 @@ impl Core {
             let Some(entry) = self.pipes.remove(pipe) else {
                 continue;
             };
-            match &entry.writer {
-                PipeWriter::Inproc(w) => w.detach(),
-                PipeWriter::Engine(_) | PipeWriter::Conflate(_) => {
-                    for &io in &self.io_used {
-                        self.ctx.send_io(
-                            io,
-                            Command::ClosePipe {
-                                socket: self.id,
-                                pipe,
-                            },
-                        );
-                    }
+            if entry.writer.is_inproc() {
+                entry.writer.detach();
+            } else {
+                for &io in &self.io_used {
+                    self.ctx.send_io(
+                        io,
+                        Command::ClosePipe {
+                            socket: self.id,
+                            pipe,
+                        },
+                    );
                 }
             }
             self.pattern

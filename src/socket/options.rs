@@ -108,8 +108,8 @@ pub struct Options {
     /// message not yet received is dropped when the next one arrives, and
     /// RCVHWM does not apply; on PUSH, PUB and DEALER a message not yet
     /// sent is dropped when the next one is queued, and SNDHWM does not
-    /// apply. Subscriptions are never conflated. Not over `inproc://`.
-    /// Multipart messages are kept whole. Default off.
+    /// apply. Subscriptions are never conflated. Multipart messages are kept
+    /// whole. Default off.
     pub conflate: bool,
     /// `ZMQ_XPUB_VERBOSE` (XPUB): pass every subscribe to the application,
     /// not only the first for a topic. Default off.
