@@ -978,3 +978,29 @@ fn xpub_manual_grants_subscriptions_per_libzmq_peer() {
     alice.set_linger(0).unwrap();
     bob.set_linger(0).unwrap();
 }
+
+#[test]
+fn connects_from_a_source_address_both_ways() {
+    let ctx = Context::new();
+    let z = zmq::Context::new();
+    // ringmq connects from 127.0.0.2 to a libzmq PULL.
+    let zpull = zsock(&z, zmq::PULL);
+    zpull.set_rcvtimeo(10_000).unwrap();
+    let zep = zbind(&zpull);
+    let port = zep.rsplit(':').next().unwrap();
+    let push = sock(&ctx, SocketType::Push);
+    push.connect(&format!("tcp://127.0.0.2;127.0.0.1:{port}"))
+        .unwrap();
+    push.send("from 127.0.0.2").unwrap();
+    assert_eq!(zpull.recv_bytes(0).unwrap(), b"from 127.0.0.2");
+    // libzmq connects from 127.0.0.2 to a ringmq PULL.
+    let pull = sock(&ctx, SocketType::Pull);
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let port = ep.rsplit(':').next().unwrap();
+    let zpush = zsock(&z, zmq::PUSH);
+    zpush
+        .connect(&format!("tcp://127.0.0.2:0;127.0.0.1:{port}"))
+        .unwrap();
+    zpush.send("to ringmq", 0).unwrap();
+    assert_eq!(&pull.recv_timeout(WAIT).unwrap()[..], b"to ringmq");
+}

@@ -1091,3 +1091,34 @@ fn conflate_over_inproc_keeps_only_the_newest_message_each_way() {
     }
     assert!(sent < 3000, "a pipe that does not conflate has a mark");
 }
+
+#[test]
+fn connect_from_a_source_address() {
+    let ctx = Context::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Any port on 127.0.0.2.
+    let push = sock(&ctx, SocketType::Push);
+    push.connect(&format!("tcp://127.0.0.2:*;127.0.0.1:{port}"))
+        .unwrap();
+    let (_peer, from) = listener.accept().unwrap();
+    assert_eq!(from.ip().to_string(), "127.0.0.2");
+    // A given port: one that was free a moment ago.
+    let free = std::net::TcpListener::bind("127.0.0.3:0").unwrap();
+    let sport = free.local_addr().unwrap().port();
+    drop(free);
+    let push2 = sock(&ctx, SocketType::Push);
+    push2
+        .connect(&format!("tcp://127.0.0.3:{sport};127.0.0.1:{port}"))
+        .unwrap();
+    let (_peer2, from2) = listener.accept().unwrap();
+    assert_eq!(from2.to_string(), format!("127.0.0.3:{sport}"));
+    // A bind takes no source.
+    let pull = sock(&ctx, SocketType::Pull);
+    let err = pull.bind("tcp://127.0.0.2:*;127.0.0.1:*").unwrap_err();
+    assert!(err.to_string().contains("connect only"), "{err}");
+    assert!(matches!(
+        pull.connect("tcp://eth0;127.0.0.1:5555"),
+        Err(Error::InvalidEndpoint { .. })
+    ));
+}

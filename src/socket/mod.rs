@@ -73,9 +73,8 @@
 //!   socket, and likewise over `inproc://`. Multipart messages are kept
 //!   whole (libzmq does not allow them with conflation). Subscriptions are
 //!   never conflated.
-//! - **Not supported.** STREAM and other raw or draft socket types, and the
-//!   source-address form of a TCP connect (`tcp://source;host:port`,
-//!   refused with a clear error).
+//! - **Not supported.** STREAM and other raw or draft socket types, and
+//!   network interfaces named in endpoints (`tcp://eth0:5555`).
 
 #![forbid(unsafe_code)]
 

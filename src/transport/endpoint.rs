@@ -17,12 +17,14 @@
 //! | `ipc://*` | a fresh unique path under the temp directory (bind only) |
 //! | `ipc://@name` | Linux abstract socket namespace |
 //! | `inproc://name` | in-process endpoint, 1..=256 bytes |
+//! | `tcp://127.0.0.2:*;10.0.0.1:5555` | connect from a local address (libzmq's source form); the source is an IP or `*`, its port optional |
 //!
 //! Deliberately rejected, each with its own reason: other transports (`udp`,
-//! `pgm`, `epgm`, `norm`, `ws`, `wss`, `tipc`, `vmci`), libzmq's source-address
-//! form `tcp://src;host:port`, IPv6 zone ids (`[fe80::1%eth0]`), binding to a
-//! network interface by name (it is treated as a host name and fails to
-//! resolve), strings over 4096 bytes and strings containing NUL bytes.
+//! `pgm`, `epgm`, `norm`, `ws`, `wss`, `tipc`, `vmci`), IPv6 zone ids
+//! (`[fe80::1%eth0]`), network interfaces by name (as a bind host it is
+//! treated as a host name and fails to resolve; as a connect's source it
+//! is refused), a source address on a bind, strings over 4096 bytes and
+//! strings containing NUL bytes.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
@@ -83,7 +85,22 @@ pub enum Endpoint {
     Inproc(String),
 }
 
-/// The host and port of a `tcp://` endpoint.
+/// The host and port of a `tcp://` endpoint, and for a connect the local
+/// address to connect from.
+///
+/// ```
+/// use ringmq::transport::Endpoint;
+///
+/// // libzmq's source-address form: connect from 127.0.0.2, any port.
+/// let Endpoint::Tcp(ep) = Endpoint::parse("tcp://127.0.0.2:*;127.0.0.1:5555")? else {
+///     unreachable!()
+/// };
+/// let src = ep.source.unwrap();
+/// assert_eq!(src.ip, Some("127.0.0.2".parse().unwrap()));
+/// assert_eq!((src.port, ep.port), (0, 5555));
+/// assert_eq!(ep.to_string(), "tcp://127.0.0.2:*;127.0.0.1:5555");
+/// # Ok::<(), ringmq::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TcpEndpoint {
     /// Where to bind or connect.
@@ -91,6 +108,37 @@ pub struct TcpEndpoint {
     /// The port; `0` means "any free port" (written `*` or `0`), which only
     /// makes sense for bind.
     pub port: u16,
+    /// The local address a connect starts from (`tcp://source;host:port`),
+    /// if given. Only a connect takes one.
+    pub source: Option<TcpSource>,
+}
+
+/// The local address of a connect (`tcp://source;host:port`): an IP
+/// address or `*` (any local address), and a port, `*`/`0` or left out
+/// for any free one. As in libzmq, the socket is bound there with
+/// `SO_REUSEADDR` before it connects, so one source port can serve
+/// connections to several servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TcpSource {
+    /// The local address; `None` for `*` (any).
+    pub ip: Option<IpAddr>,
+    /// The local port, `0` for any.
+    pub port: u16,
+}
+
+impl fmt::Display for TcpSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.ip {
+            None => f.write_str("*")?,
+            Some(IpAddr::V4(ip)) => write!(f, "{ip}")?,
+            Some(IpAddr::V6(ip)) => write!(f, "[{ip}]")?,
+        }
+        if self.port == 0 {
+            f.write_str(":*")
+        } else {
+            write!(f, ":{}", self.port)
+        }
+    }
 }
 
 impl TcpEndpoint {
@@ -125,6 +173,14 @@ impl fmt::Display for TcpHost {
 
 impl fmt::Display for TcpEndpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(src) = &self.source {
+            write!(f, "tcp://{src};")?;
+            return if self.port == 0 {
+                write!(f, "{}:*", self.host)
+            } else {
+                write!(f, "{}:{}", self.host, self.port)
+            };
+        }
         if self.port == 0 {
             write!(f, "tcp://{}:*", self.host)
         } else {
@@ -229,9 +285,64 @@ fn truncate_for_error(s: &str) -> String {
 }
 
 fn parse_tcp(rest: &str) -> Result<TcpEndpoint, &'static str> {
-    if rest.contains(';') {
-        return Err("the source-address form `tcp://source;host:port` is not supported");
+    if let Some((src, dest)) = rest.split_once(';') {
+        let source = parse_source(src)?;
+        let mut ep = parse_tcp_dest(dest)?;
+        if let (Some(a), TcpHost::Ip(b)) = (&source.ip, &ep.host) {
+            if a.is_ipv4() != b.is_ipv4() {
+                return Err("source and destination are of different IP versions");
+            }
+        }
+        ep.source = Some(source);
+        return Ok(ep);
     }
+    parse_tcp_dest(rest)
+}
+
+/// The source of `tcp://source;host:port`: `ip`, `ip:port`, `[v6]`,
+/// `[v6]:port` or `*`, with `*` or `0` for any port.
+fn parse_source(src: &str) -> Result<TcpSource, &'static str> {
+    if src.is_empty() {
+        return Err("empty source address before `;`");
+    }
+    let (host, port) = if let Some(after_bracket) = src.strip_prefix('[') {
+        let Some((inside, after)) = after_bracket.split_once(']') else {
+            return Err("unterminated `[` in IPv6 source address");
+        };
+        let ip: Ipv6Addr = inside
+            .parse()
+            .map_err(|_| "text inside `[...]` of the source is not an IPv6 address")?;
+        let port = match after {
+            "" => None,
+            _ => Some(
+                after
+                    .strip_prefix(':')
+                    .ok_or("expected `:port` after `]` in the source address")?,
+            ),
+        };
+        (Some(IpAddr::V6(ip)), port)
+    } else {
+        // `ip` or `*` alone, else split at the last colon.
+        let (host, port) = match src.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') => (h, Some(p)),
+            _ => (src, None),
+        };
+        let host = match host {
+            "*" => None,
+            h => Some(h.parse().map_err(|_| {
+                "source address is not an IP address or `*` (interface names are not supported)"
+            })?),
+        };
+        (host, port)
+    };
+    let port = match port {
+        None => 0,
+        Some(p) => parse_port(p)?,
+    };
+    Ok(TcpSource { ip: host, port })
+}
+
+fn parse_tcp_dest(rest: &str) -> Result<TcpEndpoint, &'static str> {
     if rest.is_empty() {
         return Err("missing host and port");
     }
@@ -265,7 +376,11 @@ fn parse_tcp(rest: &str) -> Result<TcpEndpoint, &'static str> {
         (parse_host(host)?, port)
     };
     let port = parse_port(port)?;
-    Ok(TcpEndpoint { host, port })
+    Ok(TcpEndpoint {
+        host,
+        port,
+        source: None,
+    })
 }
 
 fn parse_host(host: &str) -> Result<TcpHost, &'static str> {
@@ -393,7 +508,11 @@ mod tests {
     }
 
     fn tcp(host: TcpHost, port: u16) -> Endpoint {
-        Endpoint::Tcp(TcpEndpoint { host, port })
+        Endpoint::Tcp(TcpEndpoint {
+            host,
+            port,
+            source: None,
+        })
     }
 
     fn v4(a: u8, b: u8, c: u8, d: u8) -> TcpHost {
@@ -427,6 +546,52 @@ mod tests {
             unreachable!()
         };
         assert!(!t.is_ephemeral_port());
+    }
+
+    #[test]
+    fn tcp_source_address() {
+        let ip = |h: TcpHost| match h {
+            TcpHost::Ip(ip) => Some(ip),
+            _ => None,
+        };
+        let with = |src: TcpHost, sport: u16, host: TcpHost, port: u16| {
+            Endpoint::Tcp(TcpEndpoint {
+                host,
+                port,
+                source: Some(TcpSource {
+                    ip: ip(src),
+                    port: sport,
+                }),
+            })
+        };
+        let lo = v4(127, 0, 0, 1);
+        assert_eq!(
+            ok("tcp://127.0.0.2:6000;127.0.0.1:5555"),
+            with(v4(127, 0, 0, 2), 6000, lo.clone(), 5555)
+        );
+        assert_eq!(
+            ok("tcp://127.0.0.2;127.0.0.1:5555"),
+            with(v4(127, 0, 0, 2), 0, lo.clone(), 5555)
+        );
+        assert_eq!(
+            ok("tcp://*:*;localhost:5555"),
+            with(TcpHost::Any, 0, TcpHost::Name("localhost".into()), 5555)
+        );
+        assert_eq!(ok("tcp://*;127.0.0.1:1"), with(TcpHost::Any, 0, lo, 1));
+        let v6lo = TcpHost::Ip(IpAddr::V6(Ipv6Addr::LOCALHOST));
+        assert_eq!(
+            ok("tcp://[::1]:7;[::1]:8"),
+            with(v6lo.clone(), 7, v6lo.clone(), 8)
+        );
+        assert_eq!(ok("tcp://[::1];[::1]:8"), with(v6lo.clone(), 0, v6lo, 8));
+        for s in [
+            "tcp://127.0.0.2:6000;127.0.0.1:5555",
+            "tcp://*:*;[::1]:8",
+            "tcp://[::1]:7;[::1]:8",
+        ] {
+            let ep = ok(s);
+            assert_eq!(ok(&ep.to_string()), ep, "{s}");
+        }
     }
 
     #[test]
@@ -484,7 +649,12 @@ mod tests {
         assert!(reason("tcp://127.0.0.1:+1").contains("port is not a number"));
         assert!(reason("tcp://127.0.0.1: 5").contains("port is not a number"));
         assert!(reason("tcp://127.0.0.1:5x").contains("port is not a number"));
-        assert!(reason("tcp://eth0;127.0.0.1:5555").contains("source-address"));
+        assert!(reason("tcp://eth0;127.0.0.1:5555").contains("interface names"));
+        assert!(reason("tcp://;127.0.0.1:5555").contains("empty source"));
+        assert!(reason("tcp://127.0.0.1:x;127.0.0.1:5555").contains("port is not a number"));
+        assert!(reason("tcp://[::1];127.0.0.1:5555").contains("different IP versions"));
+        assert!(reason("tcp://[::1;[::1]:5").contains("unterminated"));
+        assert!(reason("tcp://127.0.0.1;127.0.0.1").contains("missing `:port`"));
         assert!(reason("tcp://ho st:1").contains("neither an IP"));
         assert!(reason("tcp://a..b:1").contains("neither an IP"));
         assert!(reason("tcp://.:1").contains("neither an IP"));

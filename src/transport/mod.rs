@@ -41,7 +41,7 @@ use std::path::PathBuf;
 
 #[cfg(unix)]
 pub use endpoint::ipc_abstract_name;
-pub use endpoint::{ipc_is_wildcard, Endpoint, TcpEndpoint, TcpHost};
+pub use endpoint::{ipc_is_wildcard, Endpoint, TcpEndpoint, TcpHost, TcpSource};
 #[cfg(unix)]
 pub use ipc::{bind_ipc, connect_ipc, IpcGuard};
 pub use tcp::{bind_tcp, configure_stream, connect_tcp, TcpOptions};

@@ -253,6 +253,11 @@ pub fn bind_tcp(
     ep: &TcpEndpoint,
     opts: &TcpOptions,
 ) -> io::Result<(mio::net::TcpListener, SocketAddr)> {
+    if ep.source.is_some() {
+        return Err(invalid_input(
+            "a source address (`tcp://source;host:port`) applies to connect only",
+        ));
+    }
     let addr = resolve(&ep.host, ep.port, opts.ipv6, true)?;
     let socket = new_socket(&addr)?;
     socket.set_reuse_address(true)?;
@@ -295,6 +300,22 @@ pub fn connect_tcp(ep: &TcpEndpoint, opts: &TcpOptions) -> io::Result<mio::net::
     let addr = resolve(&ep.host, ep.port, opts.ipv6, false)?;
     let socket = new_socket(&addr)?;
     set_buffers(&SockRef::from(&socket), opts)?;
+    if let Some(src) = &ep.source {
+        let ip = match (src.ip, addr) {
+            (Some(ip), _) => ip,
+            (None, SocketAddr::V4(_)) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            (None, SocketAddr::V6(_)) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        };
+        if ip.is_ipv4() != addr.is_ipv4() {
+            return Err(invalid_input(
+                "the source address and the resolved destination are of different IP versions",
+            ));
+        }
+        // As libzmq: the same source port may serve connections to
+        // several servers.
+        socket.set_reuse_address(true)?;
+        socket.bind(&SocketAddr::new(ip, src.port).into())?;
+    }
     match socket.connect(&addr.into()) {
         Ok(()) => {}
         Err(e) if connect_in_progress(&e) => {}
@@ -380,6 +401,7 @@ mod tests {
         let ep = TcpEndpoint {
             host: TcpHost::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             port: 0,
+            source: None,
         };
         assert_eq!(
             connect_tcp(&ep, &opts).unwrap_err().kind(),
@@ -388,6 +410,7 @@ mod tests {
         let ep = TcpEndpoint {
             host: TcpHost::Any,
             port: 5555,
+            source: None,
         };
         assert_eq!(
             connect_tcp(&ep, &opts).unwrap_err().kind(),
