@@ -262,3 +262,59 @@ fn a_panicking_authenticator_refuses_the_peer_and_the_socket_carries_on() {
     good.send("still served").unwrap();
     assert_eq!(&server.recv().unwrap()[..], b"still served");
 }
+
+#[test]
+fn each_message_tells_its_peers_user_id_and_identity() {
+    let ctx = Context::new();
+    let server = sock(&ctx, SocketType::Router);
+    server
+        .set_mechanism(Mechanism::plain_server(|c| {
+            match (c.username, c.password) {
+                (b"alice", b"a-pass") => Ok("user-alice".to_string()),
+                (b"bob", b"b-pass") => Ok("user-bob".to_string()),
+                _ => Err(AuthStatus::DENIED),
+            }
+        }))
+        .unwrap();
+    let ep = server.bind("tcp://127.0.0.1:*").unwrap();
+    assert!(server.last_message_peer().is_none(), "nothing received yet");
+
+    // alice on ringmq, bob on libzmq.
+    let alice = sock(&ctx, SocketType::Dealer);
+    alice
+        .set_mechanism(Mechanism::plain_client("alice", "a-pass"))
+        .unwrap();
+    alice.set_routing_id(&b"A"[..]).unwrap();
+    alice.connect(&ep).unwrap();
+    let zctx = zmq::Context::new();
+    let bob = zsock(&zctx, zmq::DEALER);
+    bob.set_identity(b"B").unwrap();
+    bob.set_plain_username(Some("bob")).unwrap();
+    bob.set_plain_password(Some("b-pass")).unwrap();
+    bob.connect(&ep).unwrap();
+
+    for round in 0..3 {
+        alice.send(format!("from A {round}")).unwrap();
+        bob.send(format!("from B {round}").as_bytes(), 0).unwrap();
+        for _ in 0..2 {
+            let parts = server.recv_multipart().unwrap();
+            let id = String::from_utf8(parts[0].to_vec()).unwrap();
+            let user = match id.as_str() {
+                "A" => "user-alice",
+                "B" => "user-bob",
+                other => panic!("unexpected routing id {other:?}"),
+            };
+            assert!(parts[1].starts_with(format!("from {id}").as_bytes()));
+            let prop = |name| server.last_message_property(name);
+            assert_eq!(prop("User-Id").as_deref(), Some(user));
+            assert_eq!(prop("identity").as_deref(), Some(id.as_str()));
+            assert_eq!(prop("Routing-Id").as_deref(), Some(id.as_str()));
+            assert_eq!(prop("Socket-Type").as_deref(), Some("DEALER"));
+            assert_eq!(prop("Peer-Address").as_deref(), Some("127.0.0.1"));
+            assert_eq!(prop("X-Unknown"), None);
+            let peer = server.last_message_peer().unwrap();
+            assert_eq!(peer.user_id.as_deref(), Some(user));
+        }
+    }
+    bob.set_linger(0).unwrap();
+}

@@ -1122,3 +1122,66 @@ fn connect_from_a_source_address() {
         Err(Error::InvalidEndpoint { .. })
     ));
 }
+
+#[test]
+fn last_message_property_follows_the_peer_of_each_message() {
+    let ctx = Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let port = ep.rsplit(':').next().unwrap();
+    // Two peers told apart by their source addresses.
+    let mut pushes = Vec::new();
+    for src in ["127.0.0.2", "127.0.0.3"] {
+        let push = sock(&ctx, SocketType::Push);
+        push.connect(&format!("tcp://{src};127.0.0.1:{port}"))
+            .unwrap();
+        pushes.push((src, push));
+    }
+    for round in 0..50 {
+        for (src, push) in &pushes {
+            push.send(format!("{src} {round}")).unwrap();
+        }
+    }
+    for _ in 0..100 {
+        let m = pull.recv().unwrap();
+        let text = String::from_utf8(m.to_vec()).unwrap();
+        let src = text.split(' ').next().unwrap();
+        assert_eq!(
+            pull.last_message_property("Peer-Address").as_deref(),
+            Some(src),
+            "{text}"
+        );
+        assert_eq!(
+            pull.last_message_property("Socket-Type").as_deref(),
+            Some("PUSH")
+        );
+    }
+
+    // Inproc: the peer's type and routing id, no address; a multipart
+    // message keeps its peer through its frames.
+    let pair = sock(&ctx, SocketType::Pair);
+    pair.bind("inproc://last-peer").unwrap();
+    let other = sock(&ctx, SocketType::Pair);
+    other.set_routing_id(&b"other"[..]).unwrap();
+    other.connect("inproc://last-peer").unwrap();
+    other.send_multipart(["one", "two"]).unwrap();
+    assert!(pair.recv().unwrap().more());
+    assert_eq!(
+        pair.last_message_property("Socket-Type").as_deref(),
+        Some("PAIR")
+    );
+    assert_eq!(&pair.recv().unwrap()[..], b"two");
+    assert_eq!(
+        pair.last_message_property("Identity").as_deref(),
+        Some("other")
+    );
+    assert_eq!(pair.last_message_property("Peer-Address"), None);
+    // The peer is still known after it is gone.
+    other.send("last").unwrap();
+    drop(other);
+    assert_eq!(&pair.recv_timeout(WAIT).unwrap()[..], b"last");
+    assert_eq!(
+        pair.last_message_property("Identity").as_deref(),
+        Some("other")
+    );
+}

@@ -54,6 +54,7 @@ impl InprocPeer {
             properties: Metadata::new(),
             minor_version: 1,
             user_id: None,
+            peer_address: None,
         }
     }
 }

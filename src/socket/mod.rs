@@ -120,8 +120,8 @@ use crate::reactor::{Command, SocketLink};
 use crate::ring::{self, Consumer, MpProducer, Notify};
 use crate::sync::AtomicU64;
 use crate::transport::{resolve_endpoint_string, transport_error, Endpoint, LocalAddr};
-use crate::zmtp::Mechanism;
 pub use crate::zmtp::SocketType;
+use crate::zmtp::{Mechanism, PeerInfo};
 
 use inproc::InprocPeer;
 use pipes::{PipeEntry, Pipes, Readers};
@@ -704,6 +704,59 @@ impl Socket {
         self.core
             .borrow_mut()
             .recv_message(Wait::from_timeout(Some(timeout)))
+    }
+
+    /// What the peer of the message received last said about itself in
+    /// its handshake, with what ringmq learned of it (the user id a PLAIN
+    /// authenticator returned, its IP address): libzmq's message metadata,
+    /// kept per connection rather than per message. `None` before the first
+    /// message, and for a message whose connection ended long before it was
+    /// received (the peers of the last 16 ended connections are kept).
+    pub fn last_message_peer(&self) -> Option<PeerInfo> {
+        let c = self.core.borrow();
+        let pipe = c.readers.last_from()?;
+        c.readers.peer_of(pipe).cloned()
+    }
+
+    /// A property of the message received last, as libzmq's `zmq_msg_gets`
+    /// reads it: `Socket-Type`; `Identity` (or `Routing-Id`), the routing
+    /// id the peer announced; `User-Id`, what a PLAIN authenticator
+    /// returned for the peer; `Peer-Address`, the peer's IP address (TCP
+    /// only); or any other property the peer sent in its handshake. Names
+    /// match whatever their case. `None` where the peer gave no such
+    /// property (and as for [`last_message_peer`](Self::last_message_peer)).
+    ///
+    /// ```
+    /// use ringmq::{Context, SocketType};
+    ///
+    /// let ctx = Context::new();
+    /// let pull = ctx.socket(SocketType::Pull)?;
+    /// let ep = pull.bind("tcp://127.0.0.1:*")?;
+    /// let push = ctx.socket(SocketType::Push)?;
+    /// push.connect(&ep)?;
+    /// push.send("hello")?;
+    /// pull.recv()?;
+    /// assert_eq!(pull.last_message_property("socket-type").as_deref(), Some("PUSH"));
+    /// assert_eq!(pull.last_message_property("Peer-Address").as_deref(), Some("127.0.0.1"));
+    /// assert_eq!(pull.last_message_property("User-Id"), None);
+    /// # Ok::<(), ringmq::Error>(())
+    /// ```
+    pub fn last_message_property(&self, name: &str) -> Option<String> {
+        let peer = self.last_message_peer()?;
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        if name.eq_ignore_ascii_case("User-Id") {
+            return peer.user_id;
+        }
+        if name.eq_ignore_ascii_case("Peer-Address") {
+            return peer.peer_address;
+        }
+        if name.eq_ignore_ascii_case("Socket-Type") {
+            return Some(peer.socket_type.as_str().to_owned());
+        }
+        if name.eq_ignore_ascii_case("Routing-Id") || name.eq_ignore_ascii_case("Identity") {
+            return peer.identity.as_deref().map(text);
+        }
+        peer.properties.get(name).map(|v| text(v))
     }
 
     /// A copy of the socket's options.
@@ -1666,7 +1719,7 @@ impl Core {
                         // Not bound yet: messages queue in the pipe (up to
                         // the marks) until the bind, as with libzmq.
                         self.readers
-                            .add(early.pipe, early.reader, early.latest, true);
+                            .add(early.pipe, early.reader, early.latest, true, None);
                         self.pipes.insert(
                             early.pipe,
                             PipeEntry {
@@ -2250,7 +2303,10 @@ impl Core {
         loop {
             if let Some((pipe, payload)) = self.inbox.pop_front() {
                 match self.pattern.deliver(pipe, payload, &self.opts) {
-                    Some(p) => return Ok(p),
+                    Some(p) => {
+                        self.readers.note_from(pipe);
+                        return Ok(p);
+                    }
                     None => continue,
                 }
             }
@@ -2414,12 +2470,13 @@ fn apply(sink: &mut Sink<'_>, item: Inbound) {
                 _ => true,
             };
             if accept {
-                readers.add(a.pipe, a.reader, a.latest, true);
+                let peer = Arc::new(a.peer);
+                readers.add(a.pipe, a.reader, a.latest, true, Some(peer.clone()));
                 pipes.insert(
                     a.pipe,
                     PipeEntry {
                         writer: a.writer,
-                        peer: Some(a.peer),
+                        peer: Some(peer),
                         connected: true,
                         endpoint: None,
                         was_up: true,
@@ -2445,19 +2502,22 @@ fn apply(sink: &mut Sink<'_>, item: Inbound) {
                 pattern.on_msg(pipe, payload, opts, inbox)
             });
             if let Some(e) = pipes.get_mut(pipe) {
-                readers.add(pipe, reader, latest, false);
+                let peer: Arc<PeerInfo> = Arc::from(peer);
+                readers.add(pipe, reader, latest, false, Some(peer.clone()));
                 let again = e.was_up;
                 e.connected = true;
                 e.was_up = true;
-                e.peer = Some(*peer);
+                e.peer = Some(peer);
                 evicted.extend(pattern.on_attach(pipes, pipe, again, opts));
             }
         }
         Inbound::Wired { pipe, peer } => {
+            let peer: Arc<PeerInfo> = Arc::from(peer);
+            readers.set_peer(pipe, peer.clone());
             if let Some(e) = pipes.get_mut(pipe) {
                 e.connected = true;
                 e.was_up = true;
-                e.peer = Some(*peer);
+                e.peer = Some(peer);
                 // Not fresh: what was queued before the bind (a SUB's
                 // subscriptions among it) is in the pipe.
                 evicted.extend(pattern.on_attach(pipes, pipe, false, opts));

@@ -2,6 +2,7 @@
 //! load balancing (round robin over pipes with room) and fair queueing
 //! (turns among the pipes' receive rings in [`Readers`]).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -16,7 +17,7 @@ pub(crate) struct PipeEntry {
     /// Where its messages go.
     pub(crate) writer: PipeWriter,
     /// What it said about itself in its handshake (None until connected).
-    pub(crate) peer: Option<PeerInfo>,
+    pub(crate) peer: Option<Arc<PeerInfo>>,
     /// Whether its connection is up (a connect pipe queues while it is not).
     pub(crate) connected: bool,
     /// For a connect pipe, the endpoint it connects to.
@@ -271,7 +272,23 @@ pub(crate) struct Readers {
     /// Pipes dropped because their writer is gone and their ring drained,
     /// not yet reported with [`Readers::take_gone`].
     gone: Vec<PipeId>,
+    /// The pipe of the message the application received last
+    /// ([`NO_PIPE`] before the first).
+    last_from: PipeId,
+    /// What the peer of each reader said about itself (apart from the
+    /// readers, which the receive path walks), for [`Readers::peer_of`].
+    peers: Vec<(PipeId, Arc<PeerInfo>)>,
+    /// The peers of the readers removed last (at most [`KEEP_GONE_PEERS`]),
+    /// for the messages of theirs still waiting in the inbox.
+    gone_peers: VecDeque<(PipeId, Arc<PeerInfo>)>,
 }
+
+/// No pipe: [`Readers::last_from`] before the first message. Pipe ids count
+/// up from 0 and never reach it.
+const NO_PIPE: PipeId = PipeId::MAX;
+
+/// How many removed readers' peers [`Readers::peer_of`] still knows.
+const KEEP_GONE_PEERS: usize = 16;
 
 impl Readers {
     /// No readers yet; `notify` is woken by writers while the socket sleeps.
@@ -281,6 +298,55 @@ impl Readers {
             cursor: 0,
             notify,
             gone: Vec::new(),
+            last_from: NO_PIPE,
+            peers: Vec::new(),
+            gone_peers: VecDeque::new(),
+        }
+    }
+
+    /// Notes that the application received a message from `pipe` (one
+    /// taken by [`Readers::drain`] and delivered later).
+    #[inline]
+    pub(crate) fn note_from(&mut self, pipe: PipeId) {
+        self.last_from = pipe;
+    }
+
+    /// The pipe of the message the application received last.
+    pub(crate) fn last_from(&self) -> Option<PipeId> {
+        (self.last_from != NO_PIPE).then_some(self.last_from)
+    }
+
+    /// What the peer of `pipe` said about itself, while its reader is
+    /// here or among the last ones removed.
+    pub(crate) fn peer_of(&self, pipe: PipeId) -> Option<&PeerInfo> {
+        self.peers
+            .iter()
+            .chain(self.gone_peers.iter().rev())
+            .find(|(p, _)| *p == pipe)
+            .map(|(_, peer)| &**peer)
+    }
+
+    /// Sets the peer of `pipe`'s reader (an inproc connect made before the
+    /// bind learns it when the bind happens).
+    pub(crate) fn set_peer(&mut self, pipe: PipeId, peer: Arc<PeerInfo>) {
+        match self.peers.iter_mut().find(|(p, _)| *p == pipe) {
+            Some(entry) => entry.1 = peer,
+            None => self.peers.push((pipe, peer)),
+        }
+    }
+
+    /// Keeps the peer of a reader being removed, for its messages still
+    /// waiting to be received.
+    fn keep_peer(
+        peers: &mut Vec<(PipeId, Arc<PeerInfo>)>,
+        gone_peers: &mut VecDeque<(PipeId, Arc<PeerInfo>)>,
+        pipe: PipeId,
+    ) {
+        if let Some(i) = peers.iter().position(|(p, _)| *p == pipe) {
+            if gone_peers.len() == KEEP_GONE_PEERS {
+                gone_peers.pop_front();
+            }
+            gone_peers.push_back(peers.swap_remove(i));
         }
     }
 
@@ -298,6 +364,7 @@ impl Readers {
         mut ring: Consumer<Payload>,
         latest: Option<LatestReader<Payload>>,
         last: bool,
+        peer: Option<Arc<PeerInfo>>,
     ) {
         ring.set_notifier(Some(self.notify.clone()));
         self.list.push(Reader {
@@ -306,6 +373,9 @@ impl Readers {
             latest,
             last,
         });
+        if let Some(peer) = peer {
+            self.set_peer(pipe, peer);
+        }
     }
 
     /// Takes about `max` messages (at most `max` divided among the pipes
@@ -362,13 +432,16 @@ impl Readers {
         }
         drop(batches);
         if gone {
-            let dead = &mut self.gone;
+            let (dead, peers, gone_peers) = (&mut self.gone, &mut self.peers, &mut self.gone_peers);
             self.list.retain(|r| {
                 let alive = !r.ring.is_disconnected()
                     || !r.ring.is_empty()
                     || r.latest.as_ref().is_some_and(|l| l.is_fresh());
-                if !alive && r.last {
-                    dead.push(r.pipe);
+                if !alive {
+                    Self::keep_peer(peers, gone_peers, r.pipe);
+                    if r.last {
+                        dead.push(r.pipe);
+                    }
                 }
                 alive
             });
@@ -393,6 +466,7 @@ impl Readers {
             };
             match got {
                 Ok(p) => {
+                    self.last_from = r.pipe;
                     self.cursor += 1;
                     return Some(p);
                 }
@@ -400,6 +474,7 @@ impl Readers {
                 Err(PopError::Disconnected) => {
                     // Drained, and its writer is gone.
                     let r = self.list.remove(self.cursor);
+                    Self::keep_peer(&mut self.peers, &mut self.gone_peers, r.pipe);
                     if r.last {
                         self.gone.push(r.pipe);
                     }
@@ -432,11 +507,13 @@ impl Readers {
         let Some(i) = self.list.iter().position(|r| r.pipe == pipe) else {
             return;
         };
+        let r = self.list.remove(i);
+        Self::keep_peer(&mut self.peers, &mut self.gone_peers, pipe);
         let Reader {
             ring: mut reader,
             latest,
             ..
-        } = self.list.remove(i);
+        } = r;
         if let Some(mut latest) = latest {
             // The ring holds only tokens.
             while reader.try_pop().is_ok() {}

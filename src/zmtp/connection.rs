@@ -134,6 +134,9 @@ pub struct PeerInfo {
     pub minor_version: u8,
     /// The user id the PLAIN authenticator returned (server side only).
     pub user_id: Option<String>,
+    /// The peer's IP address, when [`Config::peer_address`] gave a socket
+    /// address (`ip:port`), as libzmq's `Peer-Address` message property.
+    pub peer_address: Option<String>,
 }
 
 /// Something the connection reports to its driver.
@@ -494,6 +497,11 @@ impl Connection {
             properties: peer.metadata,
             minor_version: self.peer_minor,
             user_id: peer.user_id,
+            peer_address: self
+                .peer_address
+                .as_deref()
+                .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+                .map(|a| a.ip().to_string()),
         })
     }
 
