@@ -1004,3 +1004,49 @@ fn connects_from_a_source_address_both_ways() {
     zpush.send("to ringmq", 0).unwrap();
     assert_eq!(&pull.recv_timeout(WAIT).unwrap()[..], b"to ringmq");
 }
+
+#[test]
+fn metadata_reaches_libzmq_and_ringmq_peers() {
+    let ctx = Context::new();
+    let z = zmq::Context::new();
+    let push = sock(&ctx, SocketType::Push);
+    push.set_metadata("X-Service", "billing").unwrap();
+    push.set_metadata("X-Region", "eu-1").unwrap();
+    // Replaced, not added twice.
+    push.set_metadata("X-Region", "eu-2").unwrap();
+    for (name, value) in [("Service", "x"), ("X-Bad Name", "x"), ("X-Empty", "")] {
+        assert!(
+            matches!(
+                push.set_metadata(name, value),
+                Err(Error::InvalidOption { .. })
+            ),
+            "{name:?}={value:?}"
+        );
+    }
+
+    // libzmq reads them as message properties.
+    let zpull = zsock(&z, zmq::PULL);
+    zpull.set_rcvtimeo(10_000).unwrap();
+    let zep = zbind(&zpull);
+    push.connect(&zep).unwrap();
+    push.send("to libzmq").unwrap();
+    let mut m = zpull.recv_msg(0).unwrap();
+    assert_eq!(&m[..], b"to libzmq");
+    assert_eq!(m.gets("X-Service"), Some("billing"));
+    assert_eq!(m.gets("X-Region"), Some("eu-2"));
+    assert_eq!(m.gets("Socket-Type"), Some("PUSH"));
+
+    // And so does ringmq.
+    let pull = sock(&ctx, SocketType::Pull);
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push2 = sock(&ctx, SocketType::Push);
+    push2.set_metadata("X-Service", "search").unwrap();
+    push2.connect(&ep).unwrap();
+    push2.send("to ringmq").unwrap();
+    assert_eq!(&pull.recv_timeout(WAIT).unwrap()[..], b"to ringmq");
+    assert_eq!(
+        pull.last_message_property("x-service").as_deref(),
+        Some("search")
+    );
+    assert_eq!(pull.last_message_property("X-Region"), None);
+}

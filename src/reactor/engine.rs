@@ -165,6 +165,7 @@ impl Engine {
         cfg.heartbeat_timeout = link.options.heartbeat_timeout;
         cfg.heartbeat_ttl = link.options.heartbeat_ttl;
         cfg.mechanism = link.options.mechanism.clone();
+        cfg.properties = link.options.metadata.clone();
         let conn = Connection::new(cfg, now).expect("socket options were validated when set");
         let mut engine = Engine {
             stream,

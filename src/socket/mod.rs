@@ -759,6 +759,47 @@ impl Socket {
         peer.properties.get(name).map(|v| text(v))
     }
 
+    /// Adds `ZMQ_METADATA` property `name` (see [`Options::metadata`]) for
+    /// the connections made or accepted after the call, replacing a
+    /// property of the same name. As in libzmq the name must start with
+    /// `X-` (and follow ZMTP's property-name grammar, at most 255 bytes)
+    /// and the value must not be empty; [`Error::InvalidOption`]
+    /// otherwise.
+    ///
+    /// ```
+    /// use ringmq::{Context, SocketType};
+    ///
+    /// let ctx = Context::new();
+    /// let pull = ctx.socket(SocketType::Pull)?;
+    /// let ep = pull.bind("tcp://127.0.0.1:*")?;
+    /// let push = ctx.socket(SocketType::Push)?;
+    /// push.set_metadata("X-Service", "billing")?;
+    /// assert!(push.set_metadata("Service", "billing").is_err());
+    /// push.connect(&ep)?;
+    /// push.send("invoice")?;
+    /// pull.recv()?;
+    /// assert_eq!(pull.last_message_property("x-service").as_deref(), Some("billing"));
+    /// # Ok::<(), ringmq::Error>(())
+    /// ```
+    pub fn set_metadata(&self, name: &str, value: impl Into<Bytes>) -> Result<()> {
+        let value = value.into();
+        if !name.starts_with("X-") || !crate::zmtp::valid_property_name(name.as_bytes()) {
+            return Err(Error::InvalidOption {
+                option: "ZMQ_METADATA",
+                reason: "names start with `X-` and follow the ZMTP property-name grammar (at most 255 bytes)",
+            });
+        }
+        if value.is_empty() || value.len() > crate::zmtp::MAX_PROPERTY_VALUE {
+            return Err(Error::InvalidOption {
+                option: "ZMQ_METADATA",
+                reason: "values are 1 byte to 1 MiB long",
+            });
+        }
+        self.core
+            .borrow_mut()
+            .set(|o| o.metadata.insert(name, value))
+    }
+
     /// A copy of the socket's options.
     pub fn options(&self) -> Options {
         self.core.borrow().opts.clone()

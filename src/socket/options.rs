@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::error::{Error, Result};
-use crate::zmtp::Mechanism;
+use crate::zmtp::{Mechanism, Metadata};
 
 /// The options of one socket. Read by the socket and, as a snapshot taken at
 /// `bind`/`connect` time, by the I/O thread serving its connections.
@@ -163,6 +163,11 @@ pub struct Options {
     /// ends of a connection must use the same mechanism; inproc pipes have
     /// no handshake and ignore it, as in libzmq.
     pub mechanism: Mechanism,
+    /// `ZMQ_METADATA`: application properties (names starting `X-`) sent
+    /// to each TCP or IPC peer in the handshake, where the peer reads them
+    /// as message properties (libzmq's `zmq_msg_gets`, ringmq's
+    /// `Socket::last_message_property`). Default none.
+    pub metadata: Metadata,
 }
 
 /// How long a thread that ran out of work keeps polling before it sleeps:
@@ -246,6 +251,7 @@ impl Default for Options {
             heartbeat_timeout: None,
             heartbeat_ttl: None,
             mechanism: Mechanism::Null,
+            metadata: Metadata::new(),
         }
     }
 }
