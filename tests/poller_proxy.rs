@@ -247,3 +247,100 @@ fn proxy_streamer_and_stop_by_shutdown() {
         Err(Error::ContextTerminated)
     ));
 }
+
+/// Waits (an external loop: mio, edge-triggered) until `fd` turns readable.
+fn wait_fd_readable(poll: &mut mio::Poll, events: &mut mio::Events) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let left = deadline
+            .checked_duration_since(std::time::Instant::now())
+            .expect("the event descriptor did not turn readable");
+        poll.poll(events, Some(left)).unwrap();
+        if events.iter().any(|e| e.is_readable()) {
+            return;
+        }
+    }
+}
+
+#[test]
+fn event_fd_tells_an_external_loop_when_to_receive() {
+    use mio::unix::SourceFd;
+    use mio::{Events, Interest, Poll, Token};
+    let ctx = Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let fd = pull.fd().unwrap();
+    assert_eq!(pull.fd().unwrap(), fd, "one descriptor per socket");
+    let mut poll = Poll::new().unwrap();
+    poll.registry()
+        .register(&mut SourceFd(&fd), Token(0), Interest::READABLE)
+        .unwrap();
+    let mut events = Events::with_capacity(4);
+    let push = sock(&ctx, SocketType::Push);
+    push.connect(&ep).unwrap();
+    for round in 0..20 {
+        // Nothing to receive: events() arms the descriptor, which stays
+        // quiet until something happens (past the first round, where the
+        // connection may still be arriving).
+        assert!(!pull.events().unwrap().readable, "round {round}");
+        if round > 0 {
+            poll.poll(&mut events, Some(Duration::ZERO)).unwrap();
+            assert!(events.is_empty(), "round {round}: raised with nothing new");
+        }
+        push.send(format!("m{round}")).unwrap();
+        wait_fd_readable(&mut poll, &mut events);
+        // The loop was woken: events() says what is there.
+        let mut got = None;
+        let mut wakeups = 1;
+        while got.is_none() {
+            if pull.events().unwrap().readable {
+                got = Some(pull.try_recv().unwrap());
+            } else {
+                // Woken by a pipe notice (the connection arriving): wait
+                // for the next change.
+                wait_fd_readable(&mut poll, &mut events);
+                wakeups += 1;
+            }
+        }
+        // One wake-up for the message, and in the first round perhaps one
+        // for the connection: the descriptor does not spin.
+        assert!(wakeups <= 3, "round {round}: {wakeups} wake-ups");
+        assert_eq!(got.unwrap().to_vec(), format!("m{round}").into_bytes());
+        assert!(matches!(pull.try_recv(), Err(Error::WouldBlock)));
+    }
+}
+
+#[test]
+fn event_fd_tells_an_external_loop_when_to_send() {
+    use mio::unix::SourceFd;
+    use mio::{Events, Interest, Poll, Token};
+    let ctx = Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    pull.set_rcvhwm(2).unwrap();
+    pull.bind("inproc://event-fd-send").unwrap();
+    let push = sock(&ctx, SocketType::Push);
+    push.set_sndhwm(2).unwrap();
+    push.connect("inproc://event-fd-send").unwrap();
+    let fd = push.fd().unwrap();
+    let mut poll = Poll::new().unwrap();
+    poll.registry()
+        .register(&mut SourceFd(&fd), Token(0), Interest::READABLE)
+        .unwrap();
+    let mut events = Events::with_capacity(4);
+    let mut sent = 0;
+    while push.events().unwrap().writable {
+        push.try_send("x").unwrap();
+        sent += 1;
+        assert!(sent <= 4, "the pipe holds SNDHWM + RCVHWM");
+    }
+    assert_eq!(sent, 4);
+    // Full: events() armed the descriptor for room; it stays quiet until
+    // room appears.
+    assert!(!push.events().unwrap().writable);
+    poll.poll(&mut events, Some(Duration::ZERO)).unwrap();
+    assert!(events.is_empty(), "raised while the pipe is still full");
+    assert_eq!(&pull.recv().unwrap()[..], b"x");
+    wait_fd_readable(&mut poll, &mut events);
+    assert!(push.events().unwrap().writable);
+    push.try_send("y").unwrap();
+}

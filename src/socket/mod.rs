@@ -49,8 +49,12 @@
 //!   limit", 0) are capped at 2^17 messages, which keeps memory bounded
 //!   whatever the option says.
 //! - **Interface names.** A TCP endpoint names an IP address, `*` or a
-//!   host name; libzmq's interface names (`tcp://eth0:5555`) are not
-//!   supported.
+//!   host name; libzmq's interface names (`tcp://eth0:5555`, or as the
+//!   source of `tcp://source;host:port`) are not supported.
+//! - **Message properties** (libzmq's `zmq_msg_gets`: `Socket-Type`,
+//!   `Identity`, `User-Id`, `Peer-Address`, `X-` properties) are kept per
+//!   connection, not carried by each [`Msg`]: the socket gives those of the
+//!   message received last ([`Socket::last_message_property`]).
 //! - **Context lifetime.** [`Context`] is a handle; its I/O threads stop
 //!   (after the sockets' linger) when the last handle and the last socket are
 //!   dropped, rather than on an explicit `zmq_ctx_term`.
@@ -80,6 +84,7 @@
 
 mod context;
 mod dealer;
+mod event_fd;
 mod inproc;
 pub(crate) mod monitor;
 pub(crate) mod options;
@@ -445,6 +450,10 @@ struct Core {
     last_endpoint: Option<String>,
     /// Where monitor events go.
     monitor: Arc<monitor::MonitorSink>,
+    /// The descriptor of [`Socket::fd`], once asked for.
+    event_fd: Option<event_fd::EventFd>,
+    /// Whether [`Socket::events`] left sleeps announced for `event_fd`.
+    events_armed: bool,
 }
 
 /// A ringmq socket: any of the ZeroMQ socket types (PAIR, PUB, SUB, XPUB,
@@ -568,6 +577,8 @@ impl Socket {
                 evicted: Vec::new(),
                 last_endpoint: None,
                 monitor: Arc::new(monitor::MonitorSink::default()),
+                event_fd: None,
+                events_armed: false,
             }),
             _not_sync: PhantomData,
         })
@@ -798,6 +809,79 @@ impl Socket {
         self.core
             .borrow_mut()
             .set(|o| o.metadata.insert(name, value))
+    }
+
+    /// A descriptor for an external event loop (epoll, mio, an async
+    /// runtime's readiness API), as libzmq's `ZMQ_FD`. Like libzmq's, it
+    /// does not say what the socket can do: it turns readable when that may
+    /// have changed. Wait for it to be readable, then call
+    /// [`events`](Self::events), act on what it reports (receive until
+    /// [`Error::WouldBlock`], send until a send would wait), and call
+    /// `events` again before waiting on the descriptor again; after any
+    /// send or receive of your own, call `events` too. The descriptor stays
+    /// open while the socket lives; do not close it, and do not use a
+    /// [`Poller`] on the same socket meanwhile.
+    ///
+    /// ```
+    /// use ringmq::{Context, SocketType};
+    ///
+    /// let ctx = Context::new();
+    /// let pull = ctx.socket(SocketType::Pull)?;
+    /// let ep = pull.bind("tcp://127.0.0.1:*")?;
+    /// let fd = pull.fd()?; // register with the event loop (readable)
+    /// assert!(!pull.events()?.readable);
+    /// let push = ctx.socket(SocketType::Push)?;
+    /// push.connect(&ep)?;
+    /// push.send("work")?;
+    /// // ... the event loop reports `fd` readable ...
+    /// # let _ = fd;
+    /// # while !pull.events()?.readable { std::thread::yield_now(); }
+    /// while let Ok(m) = pull.try_recv() {
+    ///     assert_eq!(&m[..], b"work");
+    /// }
+    /// assert!(!pull.events()?.readable); // re-armed: wait on `fd` again
+    /// # Ok::<(), ringmq::Error>(())
+    /// ```
+    pub fn fd(&self) -> Result<std::os::fd::RawFd> {
+        let mut c = self.core.borrow_mut();
+        if c.event_fd.is_none() {
+            let efd = event_fd::EventFd::new().map_err(Error::Io)?;
+            // Whatever is there already is news to the loop.
+            efd.raise();
+            c.event_fd = Some(efd);
+        }
+        Ok(c.event_fd.as_ref().map(|e| e.fd()).unwrap_or_default())
+    }
+
+    /// What the socket can do now, as libzmq's `ZMQ_EVENTS`: `readable` if
+    /// a message can be received, `writable` if one can be sent without
+    /// waiting. Once [`fd`](Self::fd) was asked for, it also empties that
+    /// descriptor and arms it, so that it turns readable when what the
+    /// socket can do may change.
+    pub fn events(&self) -> Result<PollFlags> {
+        let mut c = self.core.borrow_mut();
+        if c.events_armed {
+            c.events_armed = false;
+            c.finish_poll();
+        }
+        if let Some(efd) = &c.event_fd {
+            efd.drain();
+        }
+        let (readable, writable) = c.readiness()?;
+        if let Some(n) = c.event_fd.as_ref().map(|e| e.notifier().clone()) {
+            // Room matters only to a socket that may send now.
+            let want_out = !writable && c.pattern.check_send(&c.opts).is_ok();
+            if c.arm_events(!readable, want_out, &n) {
+                c.events_armed = true;
+            } else {
+                // Something changed while arming: let the loop come back.
+                c.finish_poll();
+                if let Some(efd) = &c.event_fd {
+                    efd.raise();
+                }
+            }
+        }
+        Ok(PollFlags { readable, writable })
     }
 
     /// A copy of the socket's options.
@@ -2177,6 +2261,35 @@ impl Core {
             return false;
         }
         if !self.readers.prepare_sleep() {
+            self.in_rx.cancel_sleep();
+            return false;
+        }
+        true
+    }
+
+    /// Announces sleeps for [`Socket::events`]: on the in-ring always (pipe
+    /// notices change what the socket can do), on the pipes' rings when
+    /// nothing can be received (`want_in`), for room when nothing can be
+    /// sent (`want_out`). False, with `n` to be re-checked, if something
+    /// changed meanwhile.
+    fn arm_events(&mut self, want_in: bool, want_out: bool, n: &Arc<dyn Notify>) -> bool {
+        // Slots held back for a group release go back now: the loop may
+        // not come back for a while.
+        self.readers.release_all();
+        self.signal.arm_forward(n.clone());
+        if self.signal.is_raised() {
+            return false;
+        }
+        if want_out {
+            let me: Arc<dyn Notify> = self.signal.clone();
+            if !self.pipes.wait_for_room(&me, self.opts.immediate) {
+                return false;
+            }
+        }
+        if !self.in_rx.prepare_sleep() {
+            return false;
+        }
+        if want_in && !self.readers.prepare_sleep() {
             self.in_rx.cancel_sleep();
             return false;
         }
