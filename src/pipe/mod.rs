@@ -297,23 +297,29 @@ impl PipeWriter {
     }
 
     /// The pipe's next free slot, if it has room (see
-    /// [`ring::Producer::vacant`]). A conflating pipe has no slots: write to
-    /// it with [`try_write`](Self::try_write).
+    /// [`ring::Producer::vacant`]). A conflating pipe has no slots: it says
+    /// `Full` while its reader is there; write to it with
+    /// [`write_conflated`](Self::write_conflated).
     #[inline(always)]
     pub(crate) fn vacant(&mut self) -> Result<ring::Vacant<'_, Payload>, PushError<()>> {
         match self {
             PipeWriter::Engine(p) => p.vacant(),
             PipeWriter::Inproc(w) => w.ring.vacant(),
-            PipeWriter::Conflate(_) => Err(PushError::Full(())),
+            PipeWriter::Conflate(c) => Err(if c.tokens.is_disconnected() {
+                PushError::Disconnected(())
+            } else {
+                PushError::Full(())
+            }),
         }
     }
 
-    /// Whether the pipe's reader (engine or peer socket) is gone.
-    pub(crate) fn is_disconnected(&self) -> bool {
-        match self {
-            PipeWriter::Engine(p) => p.is_disconnected(),
-            PipeWriter::Inproc(w) => w.ring.is_disconnected(),
-            PipeWriter::Conflate(c) => c.tokens.is_disconnected(),
+    /// Writes to a conflating pipe (replacing the message not yet taken);
+    /// nothing happens on any other.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn write_conflated(&mut self, payload: Payload) {
+        if let PipeWriter::Conflate(c) = self {
+            let _ = c.write(payload);
         }
     }
 

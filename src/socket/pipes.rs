@@ -214,32 +214,27 @@ impl Pipes {
                 tried += 1;
                 continue;
             }
-            if entry.writer.is_conflating() {
-                // Never full: the message replaces the one not yet sent.
-                let id = *id;
-                if entry.writer.is_disconnected() {
-                    self.remove(id);
-                    continue;
-                }
-                let _ = entry.writer.try_write(payload.into());
-                self.cursor += 1;
-                return Ok(id);
-            }
-            match entry.writer.vacant() {
+            let full = match entry.writer.vacant() {
                 Ok(slot) => {
                     slot.write(payload.into());
                     let id = *id;
                     self.cursor += 1;
                     return Ok(id);
                 }
-                Err(PushError::Full(())) => {
-                    self.cursor += 1;
-                    tried += 1;
-                }
-                Err(PushError::Disconnected(())) => {
-                    let id = *id;
-                    self.remove(id);
-                }
+                Err(PushError::Full(())) => true,
+                Err(PushError::Disconnected(())) => false,
+            };
+            let id = *id;
+            if !full {
+                self.remove(id);
+            } else if entry.writer.is_conflating() {
+                // Never full: the message replaces the one not yet sent.
+                entry.writer.write_conflated(payload.into());
+                self.cursor += 1;
+                return Ok(id);
+            } else {
+                self.cursor += 1;
+                tried += 1;
             }
         }
         Err(payload)
