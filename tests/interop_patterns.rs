@@ -1050,3 +1050,24 @@ fn metadata_reaches_libzmq_and_ringmq_peers() {
     );
     assert_eq!(pull.last_message_property("X-Region"), None);
 }
+
+#[test]
+fn binds_to_a_network_interface_by_name() {
+    // libzmq resolves interface names where it was built with getifaddrs
+    // (not the build the `zmq` crate makes here, which refuses `lo`).
+    let ctx = Context::new();
+    let z = zmq::Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    let ep = pull.bind("tcp://lo:*").unwrap();
+    assert!(ep.starts_with("tcp://127.0.0.1:"), "{ep}");
+    let push = zsock(&z, zmq::PUSH);
+    push.connect(&ep).unwrap();
+    push.send("over lo", 0).unwrap();
+    assert_eq!(&pull.recv_timeout(WAIT).unwrap()[..], b"over lo");
+    // A name that is no interface is still looked up as a host name.
+    let pull2 = sock(&ctx, SocketType::Pull);
+    assert!(pull2
+        .bind("tcp://localhost:*")
+        .unwrap()
+        .starts_with("tcp://127.0.0.1:"));
+}

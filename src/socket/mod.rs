@@ -48,9 +48,9 @@
 //!   buffers make those counts inexact in libzmq too). Marks (and "no
 //!   limit", 0) are capped at 2^17 messages, which keeps memory bounded
 //!   whatever the option says.
-//! - **Interface names.** A TCP endpoint names an IP address, `*` or a
-//!   host name; libzmq's interface names (`tcp://eth0:5555`, or as the
-//!   source of `tcp://source;host:port`) are not supported.
+//! - **Interface names.** A bind takes a network interface's name
+//!   (`tcp://eth0:5555`, Linux), as libzmq does; the source of a connect
+//!   (`tcp://source;host:port`) must be an IP address or `*`.
 //! - **Message properties** (libzmq's `zmq_msg_gets`: `Socket-Type`,
 //!   `Identity`, `User-Id`, `Peer-Address`, `X-` properties) are kept per
 //!   connection, not carried by each [`Msg`]: the socket gives those of the
@@ -77,8 +77,7 @@
 //!   socket, and likewise over `inproc://`. Multipart messages are kept
 //!   whole (libzmq does not allow them with conflation). Subscriptions are
 //!   never conflated.
-//! - **Not supported.** STREAM and other raw or draft socket types, and
-//!   network interfaces named in endpoints (`tcp://eth0:5555`).
+//! - **Not supported.** STREAM and other raw or draft socket types.
 
 #![forbid(unsafe_code)]
 

@@ -13,6 +13,7 @@
 //! | `tcp://*:5555` | all interfaces (bind only) |
 //! | `tcp://127.0.0.1:*`, `tcp://*:*`, `tcp://*:0` | ephemeral port (bind only) |
 //! | `tcp://localhost:5555` | host name, resolved when binding or connecting |
+//! | `tcp://eth0:5555` | for a bind on Linux, a network interface: its first IPv4 address (IPv6 with the IPv6 option), as libzmq binds it; other names are host names |
 //! | `ipc:///tmp/sock`, `ipc://relative/sock` | Unix domain socket path |
 //! | `ipc://*` | a fresh unique path under the temp directory (bind only) |
 //! | `ipc://@name` | Linux abstract socket namespace |
@@ -21,10 +22,9 @@
 //!
 //! Deliberately rejected, each with its own reason: other transports (`udp`,
 //! `pgm`, `epgm`, `norm`, `ws`, `wss`, `tipc`, `vmci`), IPv6 zone ids
-//! (`[fe80::1%eth0]`), network interfaces by name (as a bind host it is
-//! treated as a host name and fails to resolve; as a connect's source it
-//! is refused), a source address on a bind, strings over 4096 bytes and
-//! strings containing NUL bytes.
+//! (`[fe80::1%eth0]`), network interfaces by name as a connect's source, a
+//! source address on a bind, strings over 4096 bytes and strings
+//! containing NUL bytes.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
@@ -156,7 +156,8 @@ pub enum TcpHost {
     Any,
     /// An IPv4 or IPv6 literal.
     Ip(IpAddr),
-    /// A host name, resolved when binding or connecting.
+    /// A host name, resolved when binding or connecting; for a bind (on
+    /// Linux), first looked up as a network interface.
     Name(String),
 }
 

@@ -32,6 +32,7 @@
 #![forbid(unsafe_code)]
 
 pub mod endpoint;
+mod iface;
 #[cfg(unix)]
 pub mod ipc;
 pub mod tcp;

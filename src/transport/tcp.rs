@@ -94,8 +94,10 @@ fn invalid_input(msg: &'static str) -> io::Error {
 }
 
 /// Resolves a host (and port) to one socket address, the way libzmq does:
-/// IP literals as they are; names through the system resolver, keeping the
-/// first IPv4 address (or the first address of any family when `ipv6` is on).
+/// IP literals as they are; for a bind, the name of a network interface to
+/// its first IPv4 address (IPv6 when `ipv6` is on); other names through the
+/// system resolver, keeping the first IPv4 address (or the first address of
+/// any family when `ipv6` is on).
 fn resolve(host: &TcpHost, port: u16, ipv6: bool, for_bind: bool) -> io::Result<SocketAddr> {
     match host {
         TcpHost::Any => {
@@ -112,32 +114,39 @@ fn resolve(host: &TcpHost, port: u16, ipv6: bool, for_bind: bool) -> io::Result<
             Ok(SocketAddr::new(ip, port))
         }
         TcpHost::Ip(ip) => Ok(SocketAddr::new(*ip, port)),
-        TcpHost::Name(name) => {
-            // May block on DNS.
-            let mut addrs = (name.as_str(), port).to_socket_addrs().map_err(|e| {
-                let hint = if for_bind {
-                    " (bind takes an IP address, `*` or a host name; interface names such as `eth0` are not supported)"
-                } else {
-                    ""
-                };
-                io::Error::new(e.kind(), format!("cannot resolve {name:?}: {e}{hint}"))
-            })?;
-            let found = if ipv6 {
-                addrs.next()
-            } else {
-                addrs.find(SocketAddr::is_ipv4)
-            };
-            found.ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::NotFound,
-                    format!(
-                        "host name {name:?} did not resolve to an {} address",
-                        if ipv6 { "IP" } else { "IPv4" }
-                    ),
-                )
-            })
-        }
+        TcpHost::Name(name) if for_bind => match super::iface::interface_addr(name, ipv6)? {
+            // A network interface, as libzmq binds it: its first address.
+            Some(ip) => Ok(SocketAddr::new(ip, port)),
+            None => resolve_name(name, port, ipv6, for_bind),
+        },
+        TcpHost::Name(name) => resolve_name(name, port, ipv6, for_bind),
     }
+}
+
+/// Resolves a host name through the system resolver (may block on DNS).
+fn resolve_name(name: &str, port: u16, ipv6: bool, for_bind: bool) -> io::Result<SocketAddr> {
+    let mut addrs = (name, port).to_socket_addrs().map_err(|e| {
+        let hint = if for_bind {
+            " (bind takes an IP address, `*`, a network interface or a host name)"
+        } else {
+            ""
+        };
+        io::Error::new(e.kind(), format!("cannot resolve {name:?}: {e}{hint}"))
+    })?;
+    let found = if ipv6 {
+        addrs.next()
+    } else {
+        addrs.find(SocketAddr::is_ipv4)
+    };
+    found.ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "host name {name:?} did not resolve to an {} address",
+                if ipv6 { "IP" } else { "IPv4" }
+            ),
+        )
+    })
 }
 
 fn new_socket(addr: &SocketAddr) -> io::Result<Socket> {
