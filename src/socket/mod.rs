@@ -2243,39 +2243,23 @@ impl Core {
     /// Announces a poller's sleep: the socket's wake-ups go to `n`. Returns
     /// false when something changed meanwhile (poll again instead).
     fn prepare_poll(&mut self, want_out: bool, n: &Arc<dyn Notify>) -> bool {
-        self.signal.arm_forward(n.clone());
-        // A wake-up raised before `n` was armed went nowhere (a context
-        // shutdown between the poller's check and here, for one): the
-        // signal still shows it. One raised after goes to `n`.
-        if self.signal.is_raised() {
-            return false;
-        }
-        if want_out {
-            let me: Arc<dyn Notify> = self.signal.clone();
-            if !self.pipes.wait_for_room(&me, self.opts.immediate) {
-                return false;
-            }
-        }
-        if !self.in_rx.prepare_sleep() {
-            return false;
-        }
-        if !self.readers.prepare_sleep() {
-            self.in_rx.cancel_sleep();
-            return false;
-        }
-        true
+        self.arm_events(true, want_out, n)
     }
 
-    /// Announces sleeps for [`Socket::events`]: on the in-ring always (pipe
-    /// notices change what the socket can do), on the pipes' rings when
-    /// nothing can be received (`want_in`), for room when nothing can be
-    /// sent (`want_out`). False, with `n` to be re-checked, if something
-    /// changed meanwhile.
+    /// Announces sleeps for a poller or [`Socket::events`], with the
+    /// socket's wake-ups going to `n`: on the in-ring always (pipe notices
+    /// change what the socket can do), on the pipes' rings when nothing can
+    /// be received (`want_in`), for room when nothing can be sent
+    /// (`want_out`). False, with `n` to be re-checked, if something changed
+    /// meanwhile.
     fn arm_events(&mut self, want_in: bool, want_out: bool, n: &Arc<dyn Notify>) -> bool {
-        // Slots held back for a group release go back now: the loop may
+        // Slots held back for a group release go back now: the waiter may
         // not come back for a while.
         self.readers.release_all();
         self.signal.arm_forward(n.clone());
+        // A wake-up raised before `n` was armed went nowhere (a context
+        // shutdown between the caller's check and here, for one): the
+        // signal still shows it. One raised after goes to `n`.
         if self.signal.is_raised() {
             return false;
         }

@@ -306,13 +306,8 @@ fn parse_source(src: &str) -> Result<TcpSource, &'static str> {
     if src.is_empty() {
         return Err("empty source address before `;`");
     }
-    let (host, port) = if let Some(after_bracket) = src.strip_prefix('[') {
-        let Some((inside, after)) = after_bracket.split_once(']') else {
-            return Err("unterminated `[` in IPv6 source address");
-        };
-        let ip: Ipv6Addr = inside
-            .parse()
-            .map_err(|_| "text inside `[...]` of the source is not an IPv6 address")?;
+    let (host, port) = if let Some(bracketed) = bracketed_v6(src) {
+        let (ip, after) = bracketed?;
         let port = match after {
             "" => None,
             _ => Some(
@@ -343,14 +338,33 @@ fn parse_source(src: &str) -> Result<TcpSource, &'static str> {
     Ok(TcpSource { ip: host, port })
 }
 
+/// For `[addr]rest`, the IPv6 address in the brackets and the rest; `None`
+/// if `s` does not start with `[`.
+fn bracketed_v6(s: &str) -> Option<Result<(Ipv6Addr, &str), &'static str>> {
+    let after_bracket = s.strip_prefix('[')?;
+    let Some((inside, after)) = after_bracket.split_once(']') else {
+        return Some(Err("unterminated `[` in IPv6 host"));
+    };
+    if inside.contains('%') {
+        return Some(Err("IPv6 zone ids (`%iface`) are not supported"));
+    }
+    if inside.is_empty() {
+        return Some(Err("empty host"));
+    }
+    Some(
+        inside
+            .parse()
+            .map(|ip| (ip, after))
+            .map_err(|_| "text inside `[...]` is not an IPv6 address"),
+    )
+}
+
 fn parse_tcp_dest(rest: &str) -> Result<TcpEndpoint, &'static str> {
     if rest.is_empty() {
         return Err("missing host and port");
     }
-    let (host, port) = if let Some(after_bracket) = rest.strip_prefix('[') {
-        let Some((inside, after)) = after_bracket.split_once(']') else {
-            return Err("unterminated `[` in IPv6 host");
-        };
+    let (host, port) = if let Some(bracketed) = bracketed_v6(rest) {
+        let (ip, after) = bracketed?;
         let Some(port) = after.strip_prefix(':') else {
             return Err(if after.is_empty() {
                 "missing port"
@@ -358,15 +372,6 @@ fn parse_tcp_dest(rest: &str) -> Result<TcpEndpoint, &'static str> {
                 "expected `:port` after `]`"
             });
         };
-        if inside.contains('%') {
-            return Err("IPv6 zone ids (`%iface`) are not supported");
-        }
-        if inside.is_empty() {
-            return Err("empty host");
-        }
-        let ip: Ipv6Addr = inside
-            .parse()
-            .map_err(|_| "text inside `[...]` is not an IPv6 address")?;
         (TcpHost::Ip(IpAddr::V6(ip)), port)
     } else {
         // libzmq splits at the last colon, so an unbracketed IPv6 literal
