@@ -324,6 +324,10 @@ impl Readers {
     /// Sets the peer of `pipe`'s reader (an inproc connect made before the
     /// bind learns it when the bind happens).
     pub(crate) fn set_peer(&mut self, pipe: PipeId, peer: Arc<PeerInfo>) {
+        if !self.list.iter().any(|r| r.pipe == pipe) {
+            // Its reader is gone already: nothing of it is left to receive.
+            return;
+        }
         match self.peers.iter_mut().find(|(p, _)| *p == pipe) {
             Some(entry) => entry.1 = peer,
             None => self.peers.push((pipe, peer)),
