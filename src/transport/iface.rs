@@ -61,10 +61,13 @@ mod imp {
     const MAX_REPLY: usize = 16 << 20;
 
     pub(super) fn interface_addr(name: &str, ipv6: bool) -> io::Result<Option<IpAddr>> {
-        let index = match std::fs::read_to_string(format!("/sys/class/net/{name}/ifindex")) {
-            Ok(s) => s.trim().parse::<u32>().map_err(io::Error::other)?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
+        // Where sysfs cannot tell (no such entry, not mounted, not
+        // readable), the name is not taken for an interface.
+        let Some(index) = std::fs::read_to_string(format!("/sys/class/net/{name}/ifindex"))
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+        else {
+            return Ok(None);
         };
         let family = if ipv6 { AF_INET6 } else { AF_INET };
         let socket = Socket::new(
