@@ -159,8 +159,8 @@ pub(crate) enum PipeWriter {
     Engine(ring::Producer<Payload>),
     /// The ring drained by an inproc peer socket.
     Inproc(InprocWriter),
-    /// A conflating pipe (`ZMQ_CONFLATE`) drained by the peer's engine:
-    /// only the newest message waits.
+    /// A conflating pipe (`ZMQ_CONFLATE`), drained by the peer's engine or
+    /// an inproc peer socket: only the newest message waits.
     Conflate(ConflateWriter),
 }
 
@@ -183,14 +183,14 @@ pub(crate) struct ConflateWriter {
 
 impl ConflateWriter {
     /// Replaces the waiting message with `payload`; `Disconnected` (with
-    /// the payload) if the engine is gone.
+    /// the payload) if the reader is gone.
     fn write(&mut self, payload: Payload) -> Result<(), PushError<Payload>> {
         if self.tokens.is_disconnected() {
             return Err(PushError::Disconnected(payload));
         }
         drop(self.latest.put(payload));
         // Full: a token is waiting already and will find this message.
-        // Disconnected: the engine went away just now; its pipe is dropped
+        // Disconnected: the reader went away just now; the pipe is dropped
         // with the message, as a ring's unsent messages are.
         let _ = self.tokens.try_push(conflate_token());
         Ok(())
@@ -204,9 +204,10 @@ pub(crate) fn conflate_token() -> Payload {
     Payload::Multi(Vec::new())
 }
 
-/// Builds the two ends of a conflating outbound pipe: the socket's writer,
-/// and the engine's token ring with the reader of the newest message.
-pub(crate) fn conflate_out_pipe() -> Result<
+/// Builds the two ends of one direction of a conflating pipe: the writer
+/// (its peer link unset), and the reader's token ring with the reader of
+/// the newest message.
+pub(crate) fn conflate_pipe() -> Result<
     (
         ConflateWriter,
         Consumer<Payload>,
@@ -228,16 +229,16 @@ pub(crate) fn conflate_out_pipe() -> Result<
 }
 
 /// Whether a socket of type `kind` with `ZMQ_CONFLATE` set conflates what
-/// arrives on its TCP and IPC connections (SUB, PULL, DEALER; a PUB's or
-/// XPUB's incoming subscriptions are never conflated).
+/// arrives from its peers (SUB, PULL, DEALER; a PUB's or XPUB's incoming
+/// subscriptions are never conflated).
 pub(crate) fn conflates_in(kind: crate::SocketType, conflate: bool) -> bool {
     use crate::SocketType::*;
     conflate && matches!(kind, Sub | Pull | Dealer)
 }
 
 /// Whether a socket of type `kind` with `ZMQ_CONFLATE` set conflates what
-/// it sends on its TCP and IPC connections (PUSH, PUB, DEALER; a SUB's
-/// subscriptions are never conflated).
+/// it sends to its peers (PUSH, PUB, DEALER; a SUB's subscriptions are
+/// never conflated).
 pub(crate) fn conflates_out(kind: crate::SocketType, conflate: bool) -> bool {
     use crate::SocketType::*;
     conflate && matches!(kind, Push | Pub | Dealer)
@@ -398,7 +399,7 @@ pub(crate) enum InprocWriteEnd {
     /// A ring holding up to the pipe's mark.
     Ring(ring::Producer<Payload>),
     /// A conflating pipe: only the newest message waits.
-    Conflate(ring::Producer<Payload>, ring::LatestWriter<Payload>),
+    Conflate(ConflateWriter),
 }
 
 impl InprocWriteEnd {
@@ -406,11 +407,10 @@ impl InprocWriteEnd {
     pub(crate) fn into_writer(self, peer: PeerLink) -> PipeWriter {
         match self {
             InprocWriteEnd::Ring(ring) => PipeWriter::Inproc(InprocWriter { ring, peer }),
-            InprocWriteEnd::Conflate(tokens, latest) => PipeWriter::Conflate(ConflateWriter {
-                tokens,
-                latest,
-                peer: Some(peer),
-            }),
+            InprocWriteEnd::Conflate(mut w) => {
+                w.peer = Some(peer);
+                PipeWriter::Conflate(w)
+            }
         }
     }
 }
@@ -429,9 +429,8 @@ pub(crate) fn inproc_one_way(
     conflate: bool,
 ) -> Result<(InprocWriteEnd, InprocReadEnd), ring::CapacityError> {
     if conflate {
-        let (tokens, rx) = engine_out_ring(1)?;
-        let (w, r) = ring::latest();
-        Ok((InprocWriteEnd::Conflate(tokens, w), (rx, Some(r))))
+        let (w, rx, r) = conflate_pipe()?;
+        Ok((InprocWriteEnd::Conflate(w), (rx, Some(r))))
     } else {
         let (tx, rx) = inproc_ring(hwm, limit)?;
         Ok((InprocWriteEnd::Ring(tx), (rx, None)))

@@ -943,7 +943,7 @@ impl EventCx<'_> {
             EngineOrigin::Accept { .. } => {
                 let (writer, mut rx) =
                     if pipe::conflates_out(self.link.socket_type, self.link.options.conflate) {
-                        let Ok((w, rx, latest)) = pipe::conflate_out_pipe() else {
+                        let Ok((w, rx, latest)) = pipe::conflate_pipe() else {
                             return;
                         };
                         *self.accepted_out_latest = Some(latest);

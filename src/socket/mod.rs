@@ -843,13 +843,16 @@ impl Socket {
     /// ```
     pub fn fd(&self) -> Result<std::os::fd::RawFd> {
         let mut c = self.core.borrow_mut();
-        if c.event_fd.is_none() {
-            let efd = event_fd::EventFd::new().map_err(Error::Io)?;
-            // Whatever is there already is news to the loop.
-            efd.raise();
-            c.event_fd = Some(efd);
-        }
-        Ok(c.event_fd.as_ref().map(|e| e.fd()).unwrap_or_default())
+        let efd = match &mut c.event_fd {
+            Some(efd) => efd,
+            slot @ None => {
+                let efd = event_fd::EventFd::new().map_err(Error::Io)?;
+                // Whatever is there already is news to the loop.
+                efd.raise();
+                slot.insert(efd)
+            }
+        };
+        Ok(efd.fd())
     }
 
     /// What the socket can do now, as libzmq's `ZMQ_EVENTS`: `readable` if
@@ -1872,7 +1875,7 @@ impl Core {
             ep => {
                 let (writer, rx, out_latest) =
                     if crate::pipe::conflates_out(self.kind, self.opts.conflate) {
-                        let (w, rx, latest) = crate::pipe::conflate_out_pipe()
+                        let (w, rx, latest) = crate::pipe::conflate_pipe()
                             .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
                         (PipeWriter::Conflate(w), rx, Some(latest))
                     } else {
