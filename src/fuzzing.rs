@@ -399,3 +399,28 @@ pub fn tuple_batch(data: &[u8]) {
         }
     }
 }
+
+/// Endpoint strings: parsing never panics; what parses displays as a string
+/// that parses to the same endpoint; a refusal names the input in at most
+/// a bounded length.
+pub fn endpoint(data: &[u8]) {
+    use crate::transport::Endpoint;
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    match Endpoint::parse(s) {
+        Ok(ep) => {
+            let shown = ep.to_string();
+            let again = Endpoint::parse(&shown)
+                .unwrap_or_else(|e| panic!("{s:?} shows as {shown:?}, which fails: {e}"));
+            assert_eq!(again, ep, "{s:?} -> {shown:?}");
+        }
+        Err(e) => {
+            // The endpoint quoted in the error is cut to 128 bytes (plus
+            // an ellipsis), each quoted in at most 10 characters (escaped),
+            // and the reasons are short fixed texts: the message does not
+            // grow with the input.
+            assert!(e.to_string().len() < 128 * 10 + 400, "{e}");
+        }
+    }
+}

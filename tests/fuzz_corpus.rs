@@ -48,3 +48,8 @@ fn greeting_corpus() {
 fn tuple_batch_corpus() {
     replay("tuple_batch", ringmq::fuzzing::tuple_batch);
 }
+
+#[test]
+fn endpoint_corpus() {
+    replay("endpoint", ringmq::fuzzing::endpoint);
+}
