@@ -248,6 +248,16 @@ fn proxy_streamer_and_stop_by_shutdown() {
     ));
 }
 
+/// An external loop (mio, edge-triggered) watching `fd` for readability.
+fn watch_readable(fd: std::os::fd::RawFd) -> (mio::Poll, mio::Events) {
+    use mio::unix::SourceFd;
+    let poll = mio::Poll::new().unwrap();
+    poll.registry()
+        .register(&mut SourceFd(&fd), mio::Token(0), mio::Interest::READABLE)
+        .unwrap();
+    (poll, mio::Events::with_capacity(4))
+}
+
 /// Waits (an external loop: mio, edge-triggered) until `fd` turns readable.
 fn wait_fd_readable(poll: &mut mio::Poll, events: &mut mio::Events) {
     let deadline = std::time::Instant::now() + WAIT;
@@ -264,18 +274,12 @@ fn wait_fd_readable(poll: &mut mio::Poll, events: &mut mio::Events) {
 
 #[test]
 fn event_fd_tells_an_external_loop_when_to_receive() {
-    use mio::unix::SourceFd;
-    use mio::{Events, Interest, Poll, Token};
     let ctx = Context::new();
     let pull = sock(&ctx, SocketType::Pull);
     let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
     let fd = pull.fd().unwrap();
     assert_eq!(pull.fd().unwrap(), fd, "one descriptor per socket");
-    let mut poll = Poll::new().unwrap();
-    poll.registry()
-        .register(&mut SourceFd(&fd), Token(0), Interest::READABLE)
-        .unwrap();
-    let mut events = Events::with_capacity(4);
+    let (mut poll, mut events) = watch_readable(fd);
     let push = sock(&ctx, SocketType::Push);
     push.connect(&ep).unwrap();
     for round in 0..20 {
@@ -312,8 +316,6 @@ fn event_fd_tells_an_external_loop_when_to_receive() {
 
 #[test]
 fn event_fd_tells_an_external_loop_when_to_send() {
-    use mio::unix::SourceFd;
-    use mio::{Events, Interest, Poll, Token};
     let ctx = Context::new();
     let pull = sock(&ctx, SocketType::Pull);
     pull.set_rcvhwm(2).unwrap();
@@ -322,11 +324,7 @@ fn event_fd_tells_an_external_loop_when_to_send() {
     push.set_sndhwm(2).unwrap();
     push.connect("inproc://event-fd-send").unwrap();
     let fd = push.fd().unwrap();
-    let mut poll = Poll::new().unwrap();
-    poll.registry()
-        .register(&mut SourceFd(&fd), Token(0), Interest::READABLE)
-        .unwrap();
-    let mut events = Events::with_capacity(4);
+    let (mut poll, mut events) = watch_readable(fd);
     let mut sent = 0;
     while push.events().unwrap().writable {
         push.try_send("x").unwrap();
