@@ -34,7 +34,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::msg::Msg;
-use crate::ring::{self, Consumer, MpProducer, Notify, PushError};
+use crate::ring::{self, Consumer, MpProducer, Notify, PopError, PushError};
 use crate::zmtp::PeerInfo;
 
 /// Identifies one pipe within its socket. Allocated by the socket (or by an
@@ -188,20 +188,52 @@ impl ConflateWriter {
         if self.tokens.is_disconnected() {
             return Err(PushError::Disconnected(payload));
         }
-        drop(self.latest.put(payload));
-        // Full: a token is waiting already and will find this message.
-        // Disconnected: the reader went away just now; the pipe is dropped
-        // with the message, as a ring's unsent messages are.
-        let _ = self.tokens.try_push(conflate_token());
+        put_latest(&mut self.tokens, &mut self.latest, payload);
         Ok(())
     }
 }
 
-/// The item a conflating pipe's ring carries: a sign that a message was
-/// put, not a message (an empty multipart payload, which allocates
-/// nothing).
-pub(crate) fn conflate_token() -> Payload {
-    Payload::Multi(Vec::new())
+/// Writes to a conflating pipe: `payload` replaces the message not taken
+/// yet, and a token follows on the one-slot ring unless one is waiting
+/// already (see [`ring::LatestWriter::put`]). Never waits.
+pub(crate) fn put_latest(
+    tokens: &mut ring::Producer<Payload>,
+    latest: &mut ring::LatestWriter<Payload>,
+    payload: Payload,
+) {
+    drop(latest.put(payload));
+    // The token is an empty multipart payload, which allocates nothing.
+    // Full: a token is waiting already and will find this message.
+    // Disconnected: the reader went away just now; the pipe is dropped
+    // with the message, as a ring's unsent messages are (its owner learns
+    // of it otherwise).
+    let _ = tokens.try_push(Payload::Multi(Vec::new()));
+}
+
+/// The next message of a conflating pipe. Its ring carries a token after
+/// each message put; a token's slot is handed back before the message is
+/// taken, so that the writer, checking the ring after its put, either sees
+/// room and posts a new token or is seen by this take (see
+/// [`ring::LatestWriter::put`]). Once the writer is gone and the tokens
+/// are drained, the message it put last is still returned.
+pub(crate) fn pop_latest(
+    ring: &mut Consumer<Payload>,
+    latest: &mut ring::LatestReader<Payload>,
+) -> Result<Payload, PopError> {
+    loop {
+        match ring.try_pop() {
+            Ok(_token) => {
+                ring.release_now();
+                if let Some(p) = latest.take() {
+                    return Ok(p);
+                }
+            }
+            Err(PopError::Empty) => return Err(PopError::Empty),
+            Err(PopError::Disconnected) => {
+                return latest.take().ok_or(PopError::Disconnected);
+            }
+        }
+    }
 }
 
 /// Builds the two ends of one direction of a conflating pipe: the writer

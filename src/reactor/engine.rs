@@ -736,23 +736,17 @@ impl Engine {
                     ),
                 };
                 if let (Some(out), Some(latest)) = (&mut out, latest) {
-                    // Conflating: a token says the newest message changed.
-                    // Its slot is freed before the message is taken, so a
-                    // message put after the take posts a new token.
-                    let take = match out.try_pop() {
-                        Ok(_token) => {
-                            out.release_now();
-                            true
-                        }
-                        Err(PopError::Empty) => false,
+                    // Conflating: the newest message, if it changed. Once
+                    // the socket is gone its last message still goes out.
+                    let taken = match pipe::pop_latest(out, latest) {
+                        Ok(p) => Some(p),
+                        Err(PopError::Empty) => None,
                         Err(PopError::Disconnected) => {
-                            // The socket is gone; its last message still
-                            // goes out.
                             self.out_done = true;
-                            true
+                            None
                         }
                     };
-                    if let Some(p) = take.then(|| latest.take()).flatten() {
+                    if let Some(p) = taken {
                         progress = true;
                         let r = match &p {
                             Payload::One(m) => self.conn.send_msg(m),
@@ -866,16 +860,8 @@ impl EventCx<'_> {
             return;
         };
         if let Some(latest) = self.latest_in.as_mut() {
-            // Conflating: the message replaces the one not taken yet, and a
-            // token follows unless one is waiting already (see
-            // `ring::LatestWriter::put`). Reading never stops for it.
-            drop(latest.put(payload));
-            match tx.try_push(Payload::Multi(Vec::new())) {
-                Ok(()) | Err(PushError::Full(_)) => {}
-                // The socket dropped the pipe; the engine learns it from
-                // its notices.
-                Err(PushError::Disconnected(_)) => {}
-            }
+            // Conflating: reading never stops for it.
+            pipe::put_latest(tx, latest, payload);
             return;
         }
         if self.pending_msgs.is_empty() {

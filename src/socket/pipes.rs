@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use smallvec::SmallVec;
 
-use crate::pipe::{Payload, PipeId, PipeWriter};
+use crate::pipe::{self, Payload, PipeId, PipeWriter};
 use crate::ring::{self, Batch, Consumer, LatestReader, Notify, PopError, PushError};
 use crate::zmtp::PeerInfo;
 
@@ -396,7 +396,7 @@ impl Readers {
         let mut batches: SmallVec<[(PipeId, Batch<'_, Payload>); 8]> = SmallVec::new();
         for r in from.iter_mut().chain(before.iter_mut()) {
             if let Some(latest) = &mut r.latest {
-                match pop_latest(&mut r.ring, latest) {
+                match pipe::pop_latest(&mut r.ring, latest) {
                     Ok(payload) => {
                         taken += 1;
                         f(r.pipe, payload);
@@ -461,7 +461,7 @@ impl Readers {
             let r = &mut self.list[self.cursor];
             let got = match &mut r.latest {
                 None => r.ring.try_pop(),
-                Some(latest) => pop_latest(&mut r.ring, latest),
+                Some(latest) => pipe::pop_latest(&mut r.ring, latest),
             };
             match got {
                 Ok(p) => {
@@ -573,31 +573,5 @@ impl Readers {
     /// Drops every reader (the socket is closing).
     pub(crate) fn clear(&mut self) {
         self.list.clear();
-    }
-}
-
-/// The next message of a conflating pipe. Its ring carries a token after
-/// each message put; a token's slot is handed back before the message is
-/// taken, so that the writer, checking the ring after its put, either sees
-/// room and posts a new token or is seen by this take (see
-/// [`ring::LatestWriter::put`]). Once the writer is gone and the tokens
-/// are drained, the message it put last is still returned.
-fn pop_latest(
-    ring: &mut Consumer<Payload>,
-    latest: &mut LatestReader<Payload>,
-) -> Result<Payload, PopError> {
-    loop {
-        match ring.try_pop() {
-            Ok(_token) => {
-                ring.release_now();
-                if let Some(p) = latest.take() {
-                    return Ok(p);
-                }
-            }
-            Err(PopError::Empty) => return Err(PopError::Empty),
-            Err(PopError::Disconnected) => {
-                return latest.take().ok_or(PopError::Disconnected);
-            }
-        }
     }
 }
