@@ -313,13 +313,12 @@ impl Engine {
     }
 
     /// A ring notified: the out-ring has data or the in-ring has room.
+    ///
+    /// No read is tried here unless one is due anyway: the loop handles
+    /// epoll's readiness before notified engines, so a close from the peer
+    /// that arrived before this round is already known, and a probe read
+    /// per wake-up would put an extra system call on every request's path.
     pub(crate) fn on_notify(&mut self, cx: &mut StepCx<'_>) -> Step {
-        // Look for a close from the peer before writing what was just
-        // queued (one read attempt per wake-up, not per message): messages
-        // sent right after a peer went away then wait for the reconnection
-        // instead of vanishing into a dead stream whose close epoll has not
-        // reported yet.
-        self.readable = true;
         self.pump(cx)
     }
 
