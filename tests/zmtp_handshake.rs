@@ -397,3 +397,152 @@ fn handshake_times_out() {
     link.pump();
     assert_eq!(link.a.poll_timeout(), None);
 }
+
+#[cfg(feature = "curve")]
+mod curve {
+    use super::*;
+    use ringmq::zmtp::CurveKeyPair;
+
+    /// A CURVE link: `a` the client (SUB or DEALER), `b` the server.
+    fn curve_link(a_type: SocketType, b_type: SocketType, minor: u8) -> (Link, CurveKeyPair) {
+        let server = CurveKeyPair::generate().unwrap();
+        let client = CurveKeyPair::generate().unwrap();
+        let mut a = Config::new(a_type);
+        a.zmtp_minor = minor;
+        a.mechanism = Mechanism::curve_client(client.clone(), *server.public());
+        a.heartbeat_ivl = Some(Duration::from_secs(1));
+        a.heartbeat_timeout = Some(Duration::from_millis(500));
+        let mut b = Config::new(b_type);
+        b.mechanism = Mechanism::curve_server_with(server, |c| {
+            Ok(ringmq::zmtp::z85_encode(c.client_key).unwrap())
+        });
+        let mut link = Link::new(a, b);
+        link.pump();
+        assert!(
+            link.a_err.is_none() && link.b_err.is_none(),
+            "{:?} {:?}",
+            link.a_err,
+            link.b_err
+        );
+        (link, client)
+    }
+
+    #[test]
+    fn handshake_in_pieces_then_sealed_frames_both_ways() {
+        let (mut link, client) = curve_link(SocketType::Dealer, SocketType::Router, 1);
+        let a = link.take_a();
+        assert_eq!(ready_peer(&a).socket_type, SocketType::Router);
+        let b = link.take_b();
+        let peer = ready_peer(&b);
+        assert_eq!(peer.socket_type, SocketType::Dealer);
+        assert_eq!(peer.user_id.as_deref(), Some(client.public_z85().as_str()));
+
+        let long = vec![0x5Au8; 1000];
+        link.a
+            .send_multipart(&[Msg::from("head"), Msg::from(&long[..]), Msg::from("")])
+            .unwrap();
+        // Nothing of the body crosses in the clear.
+        let wire = link.a.transmit().take_all();
+        assert!(!wire.windows(4).any(|w| w == b"head"));
+        assert!(!wire.windows(16).any(|w| w == [0x5A; 16]));
+        let mut rx = BytesMut::from(&wire[..]);
+        link.b.handle_input(&mut rx, link.now).unwrap();
+        link.b_events
+            .extend(std::iter::from_fn(|| link.b.poll_event()));
+        let got = messages(&link.take_b());
+        assert_eq!(got.len(), 3);
+        assert_eq!((&got[0][..], got[0].more()), (&b"head"[..], true));
+        assert_eq!((&got[1][..], got[1].more()), (&long[..], true));
+        assert_eq!((&got[2][..], got[2].more()), (&b""[..], false));
+
+        // A PING and its PONG are sealed commands too.
+        link.now += Duration::from_secs(1);
+        link.a.handle_timeout(link.now).unwrap();
+        assert_eq!(
+            link.a.poll_timeout(),
+            Some(link.now + Duration::from_millis(500))
+        );
+        let ping = link.a.transmit().take_all();
+        assert!(!ping.windows(4).any(|w| w == b"PING"));
+        let mut rx = BytesMut::from(&ping[..]);
+        link.b.handle_input(&mut rx, link.now).unwrap();
+        link.pump();
+        // The PONG arrived and opened: the deadline the PING set is gone.
+        assert!(link.a_err.is_none());
+        assert_eq!(
+            link.a.poll_timeout(),
+            Some(link.now + Duration::from_secs(1))
+        );
+
+        link.b.send_msg(&Msg::from("back")).unwrap();
+        link.pump();
+        assert_eq!(messages(&link.take_a()), vec![Msg::from("back")]);
+    }
+
+    #[test]
+    fn subscriptions_through_curve_in_both_versions() {
+        for minor in [1, 0] {
+            let (mut link, _) = curve_link(SocketType::Sub, SocketType::Pub, minor);
+            link.take_a();
+            link.take_b();
+            link.a.send_subscribe(b"weather").unwrap();
+            link.a.send_cancel(b"news").unwrap();
+            link.pump();
+            assert_eq!(
+                link.take_b(),
+                vec![
+                    Event::Subscribe(Bytes::from_static(b"weather")),
+                    Event::Cancel(Bytes::from_static(b"news")),
+                ],
+                "ZMTP 3.{minor}"
+            );
+        }
+    }
+
+    #[test]
+    fn replayed_or_altered_message_is_refused() {
+        let (mut link, _) = curve_link(SocketType::Dealer, SocketType::Router, 1);
+        link.a.send_msg(&Msg::from("once")).unwrap();
+        let wire = link.a.transmit().take_all();
+        let mut rx = BytesMut::from(&wire[..]);
+        link.b.handle_input(&mut rx, link.now).unwrap();
+        let mut again = BytesMut::from(&wire[..]);
+        let e = link.b.handle_input(&mut again, link.now).unwrap_err();
+        assert!(matches!(e, Error::Crypto(_)), "{e}");
+
+        let (mut link, _) = curve_link(SocketType::Dealer, SocketType::Router, 1);
+        link.a.send_msg(&Msg::from("once")).unwrap();
+        let mut wire = link.a.transmit().take_all().to_vec();
+        let last = wire.len() - 1;
+        wire[last] ^= 0x80;
+        let mut rx = BytesMut::from(&wire[..]);
+        let e = link.b.handle_input(&mut rx, link.now).unwrap_err();
+        assert!(matches!(e, Error::Crypto(_)), "{e}");
+        assert!(link.b.poll_event().is_none());
+    }
+
+    #[test]
+    fn wrong_server_key_and_plain_frames_are_refused() {
+        let server = CurveKeyPair::generate().unwrap();
+        let mut a = Config::new(SocketType::Push);
+        a.mechanism = Mechanism::curve_client(
+            CurveKeyPair::generate().unwrap(),
+            *CurveKeyPair::generate().unwrap().public(),
+        );
+        let mut b = Config::new(SocketType::Pull);
+        b.mechanism = Mechanism::curve_server(server);
+        let mut link = Link::new(a, b);
+        link.pump();
+        assert!(
+            matches!(link.b_err, Some(Error::Crypto(_))),
+            "{:?}",
+            link.b_err
+        );
+
+        // A frame in the clear after a CURVE handshake is refused.
+        let (mut link, _) = curve_link(SocketType::Dealer, SocketType::Router, 1);
+        let mut rx = BytesMut::from(&b"\x00\x05hello"[..]);
+        let e = link.b.handle_input(&mut rx, link.now).unwrap_err();
+        assert!(matches!(e, Error::Crypto(_)), "{e}");
+    }
+}

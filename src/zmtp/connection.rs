@@ -10,7 +10,7 @@ use super::command::{
 };
 use super::frame::{Frame, FrameDecoder};
 use super::greeting::{Greeting, MechanismName, GREETING_LEN};
-use super::mechanism::{HandshakeCtx, Handshaker, Mechanism, PeerReady};
+use super::mechanism::{Cipher, HandshakeCtx, Handshaker, Mechanism, PeerReady};
 use super::outbuf::OutBuf;
 use super::{Error, SocketType};
 use crate::msg::Msg;
@@ -172,6 +172,9 @@ pub struct Connection {
     our_minor: u8,
     mechanism_name: MechanismName,
     handshaker: Box<dyn Handshaker>,
+    /// Seals and opens every frame once a mechanism that protects the data
+    /// phase (CURVE) has finished its handshake.
+    cipher: Option<Box<dyn Cipher>>,
     metadata: Bytes,
     peer_address: Option<String>,
     decoder: FrameDecoder,
@@ -204,6 +207,24 @@ impl std::fmt::Debug for Connection {
             .field("pending_events", &self.events.len())
             .finish_non_exhaustive()
     }
+}
+
+/// Opens one wire frame of the data phase: a sealed frame's flags say
+/// whether it is a message frame (with its MORE flag) or a command.
+#[cold]
+fn open_frame(c: &mut dyn Cipher, frame: Frame) -> Result<Frame, Error> {
+    let (flags, body) = match &frame {
+        Frame::Message(m) => c.open_frame(m)?,
+        Frame::Command(b) => c.open_frame(b)?,
+    };
+    Ok(if flags & 2 != 0 {
+        if flags & 1 != 0 {
+            return Err(Error::CommandWithMore);
+        }
+        Frame::Command(body)
+    } else {
+        Frame::Message(Msg::from(body).with_more(flags & 1 != 0))
+    })
 }
 
 /// The frame count of the incoming message after one more frame (0 once
@@ -242,7 +263,8 @@ impl Connection {
             socket_type: config.socket_type,
             our_minor: config.zmtp_minor,
             mechanism_name,
-            handshaker: config.mechanism.handshaker(),
+            handshaker: config.mechanism.handshaker()?,
+            cipher: None,
             metadata: config.encode_metadata(),
             peer_address: config.peer_address,
             decoder,
@@ -481,6 +503,11 @@ impl Connection {
             .handshaker
             .on_command(&cmd, &ctx, self.out.bytes_mut())?
         {
+            self.cipher = self.handshaker.take_cipher();
+            if self.cipher.is_some() {
+                // Every frame must be opened: none takes the bulk path.
+                self.fast_path = false;
+            }
             sink(self.become_ready(peer, now));
         }
         Ok(())
@@ -511,6 +538,10 @@ impl Connection {
         now: Instant,
         sink: &mut F,
     ) -> Result<(), Error> {
+        let frame = match &mut self.cipher {
+            None => frame,
+            Some(c) => open_frame(c.as_mut(), frame)?,
+        };
         // Any traffic proves the peer alive (libzmq cancels both timers on
         // every decoded frame).
         self.ping_deadline = None;
@@ -544,7 +575,7 @@ impl Connection {
                     Some(CommandName::Cancel) => sink(Event::Cancel(cmd.data)),
                     Some(CommandName::Ping) => {
                         let (ttl, context) = cmd.ping()?;
-                        encode_pong(self.out.bytes_mut(), &context);
+                        self.emit(|b| encode_pong(b, &context));
                         if ttl > 0 {
                             self.ttl_deadline =
                                 Some(now + Duration::from_millis(u64::from(ttl) * 100));
@@ -585,6 +616,23 @@ impl Connection {
         !self.out.is_empty()
     }
 
+    /// Writes the frames `f` encodes: straight into the transmit buffer, or
+    /// sealed one by one when a cipher protects the data phase.
+    fn emit(&mut self, f: impl FnOnce(&mut BytesMut)) {
+        match &mut self.cipher {
+            None => f(self.out.bytes_mut()),
+            Some(c) => {
+                let mut plain = BytesMut::new();
+                f(&mut plain);
+                let mut rest = &plain[..];
+                while let Some((more, command, body, tail)) = super::frame::split_encoded(rest) {
+                    c.seal_frame(self.out.bytes_mut(), body, more, command);
+                    rest = tail;
+                }
+            }
+        }
+    }
+
     fn check_ready(&self) -> Result<(), Error> {
         match self.state {
             State::Ready => Ok(()),
@@ -597,7 +645,10 @@ impl Connection {
     #[inline]
     pub fn send_msg(&mut self, msg: &Msg) -> Result<(), Error> {
         self.check_ready()?;
-        self.out.push_msg(msg, msg.more());
+        match &mut self.cipher {
+            None => self.out.push_msg(msg, msg.more()),
+            Some(c) => c.seal_frame(self.out.bytes_mut(), msg, msg.more(), false),
+        }
         Ok(())
     }
 
@@ -606,26 +657,32 @@ impl Connection {
     pub fn send_multipart(&mut self, frames: &[Msg]) -> Result<(), Error> {
         self.check_ready()?;
         for (i, m) in frames.iter().enumerate() {
-            self.out.push_msg(m, i + 1 < frames.len());
+            let more = i + 1 < frames.len();
+            match &mut self.cipher {
+                None => self.out.push_msg(m, more),
+                Some(c) => c.seal_frame(self.out.bytes_mut(), m, more, false),
+            }
         }
         Ok(())
     }
 
     fn send_subscription(&mut self, subscribe: bool, topic: &[u8]) -> Result<(), Error> {
         self.check_ready()?;
-        let b = self.out.bytes_mut();
-        if self.peer_minor >= 1 {
-            let name = if subscribe {
-                CommandName::Subscribe
+        let command = self.peer_minor >= 1;
+        self.emit(|b| {
+            if command {
+                let name = if subscribe {
+                    CommandName::Subscribe
+                } else {
+                    CommandName::Cancel
+                };
+                encode_command(b, name.as_bytes(), &[topic]);
             } else {
-                CommandName::Cancel
-            };
-            encode_command(b, name.as_bytes(), &[topic]);
-        } else {
-            super::frame::encode_header(b, false, false, 1 + topic.len());
-            b.extend_from_slice(&[subscribe as u8]);
-            b.extend_from_slice(topic);
-        }
+                super::frame::encode_header(b, false, false, 1 + topic.len());
+                b.extend_from_slice(&[subscribe as u8]);
+                b.extend_from_slice(topic);
+            }
+        });
         Ok(())
     }
 
@@ -646,7 +703,7 @@ impl Connection {
     /// bytes). The PONG is consumed silently.
     pub fn send_ping(&mut self, ttl_deciseconds: u16, context: &[u8]) -> Result<(), Error> {
         self.check_ready()?;
-        encode_ping(self.out.bytes_mut(), ttl_deciseconds, context);
+        self.emit(|b| encode_ping(b, ttl_deciseconds, context));
         Ok(())
     }
 
@@ -685,7 +742,8 @@ impl Connection {
         }
         if let (Some(at), Some(ivl)) = (self.next_ping, self.heartbeat_ivl) {
             if at <= now {
-                encode_ping(self.out.bytes_mut(), self.heartbeat_ttl, &[]);
+                let ttl = self.heartbeat_ttl;
+                self.emit(|b| encode_ping(b, ttl, &[]));
                 self.next_ping = Some(now + ivl);
                 if self.ping_deadline.is_none() {
                     self.ping_deadline = self.heartbeat_timeout.map(|t| now + t);

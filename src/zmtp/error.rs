@@ -103,6 +103,10 @@ pub enum Error {
     /// The configuration is invalid (for example a PLAIN user name longer
     /// than 255 bytes, or a malformed property name). Caller's fault.
     InvalidConfig(&'static str),
+    /// A CURVE box did not open, a nonce did not grow, or a key check
+    /// failed: the peer is not who it claims, or the bytes were altered.
+    /// Peer's fault (or a wrong server key on our side).
+    Crypto(&'static str),
 }
 
 impl Error {
@@ -197,6 +201,7 @@ impl fmt::Display for Error {
                 "a frame body of {got} bytes handed in for a frame of {size} bytes"
             ),
             Error::InvalidConfig(what) => write!(f, "invalid ZMTP configuration: {what}"),
+            Error::Crypto(what) => write!(f, "CURVE check failed: {what}"),
         }
     }
 }

@@ -311,3 +311,27 @@ pub fn encode_frame(dst: &mut BytesMut, more: bool, command: bool, body: &[u8]) 
     encode_header(dst, more, command, body.len());
     dst.extend_from_slice(body);
 }
+
+/// Splits the first frame off bytes this crate encoded: `(more, command,
+/// body, rest)`, or `None` when no whole frame is left. Used to seal frames
+/// one by one after they were encoded in the clear.
+pub(crate) fn split_encoded(buf: &[u8]) -> Option<(bool, bool, &[u8], &[u8])> {
+    let (&flags, after) = buf.split_first()?;
+    let (len, after) = if flags & FLAG_LONG != 0 {
+        let (len, after) = after.split_first_chunk::<8>()?;
+        (usize::try_from(u64::from_be_bytes(*len)).ok()?, after)
+    } else {
+        let (&len, after) = after.split_first()?;
+        (usize::from(len), after)
+    };
+    if after.len() < len {
+        return None;
+    }
+    let (body, rest) = after.split_at(len);
+    Some((
+        flags & FLAG_MORE != 0,
+        flags & FLAG_COMMAND != 0,
+        body,
+        rest,
+    ))
+}

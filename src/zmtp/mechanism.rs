@@ -1,10 +1,11 @@
-//! Security mechanisms: NULL (RFC 23 §NULL) and PLAIN (RFC 24).
+//! Security mechanisms: NULL (RFC 23 §NULL), PLAIN (RFC 24) and, with the
+//! `curve` feature, CURVE (RFC 26, in `curve`).
 //!
 //! Each mechanism is a [`Handshaker`]: it queues its first commands when the
 //! greeting exchange is done, then consumes the peer's handshake commands
-//! until it can report the peer's metadata. A further mechanism (CURVE,
-//! behind a cargo feature) is one more implementation of the trait plus one
-//! more [`Mechanism`] variant; the connection does not change.
+//! until it can report the peer's metadata. A mechanism that protects the
+//! data phase (CURVE) then hands the connection a [`Cipher`], which seals
+//! and opens every frame from there on.
 
 use std::fmt;
 
@@ -79,6 +80,25 @@ pub enum Mechanism {
         /// The credential check.
         authenticator: Authenticator,
     },
+    /// CURVE client (feature `curve`): its permanent key pair, and the
+    /// server's public key it must know in advance.
+    #[cfg(feature = "curve")]
+    CurveClient {
+        /// This client's permanent key pair.
+        keys: super::curve::CurveKeyPair,
+        /// The server's permanent public key.
+        server_key: [u8; super::curve::CURVE_KEY_LEN],
+    },
+    /// CURVE server (feature `curve`): its permanent key pair, and an
+    /// optional check of each client's public key (without one every
+    /// client is admitted, as libzmq does without a ZAP handler).
+    #[cfg(feature = "curve")]
+    CurveServer {
+        /// This server's permanent key pair.
+        keys: super::curve::CurveKeyPair,
+        /// The client key check, if any.
+        authenticator: Option<super::curve::CurveAuthenticator>,
+    },
 }
 
 impl fmt::Debug for Mechanism {
@@ -90,6 +110,16 @@ impl fmt::Debug for Mechanism {
                 .field("username", username)
                 .finish_non_exhaustive(),
             Mechanism::PlainServer { .. } => f.write_str("PlainServer"),
+            #[cfg(feature = "curve")]
+            Mechanism::CurveClient { keys, .. } => f
+                .debug_struct("CurveClient")
+                .field("public", &keys.public_z85())
+                .finish_non_exhaustive(),
+            #[cfg(feature = "curve")]
+            Mechanism::CurveServer { keys, .. } => f
+                .debug_struct("CurveServer")
+                .field("public", &keys.public_z85())
+                .finish_non_exhaustive(),
         }
     }
 }
@@ -113,18 +143,71 @@ impl Mechanism {
         }
     }
 
+    /// A CURVE client (feature `curve`) with this permanent key pair,
+    /// talking to the server whose public key is `server_key`.
+    ///
+    /// ```
+    /// use ringmq::zmtp::{CurveKeyPair, Mechanism};
+    ///
+    /// let server_keys = CurveKeyPair::generate().unwrap();
+    /// let server = Mechanism::curve_server(server_keys.clone());
+    /// let client = Mechanism::curve_client(CurveKeyPair::generate().unwrap(), *server_keys.public());
+    /// assert!(server.is_server() && !client.is_server());
+    /// ```
+    #[cfg(feature = "curve")]
+    pub fn curve_client(
+        keys: super::curve::CurveKeyPair,
+        server_key: [u8; super::curve::CURVE_KEY_LEN],
+    ) -> Mechanism {
+        Mechanism::CurveClient { keys, server_key }
+    }
+
+    /// A CURVE server (feature `curve`) with this permanent key pair,
+    /// admitting every client that completes the handshake.
+    #[cfg(feature = "curve")]
+    pub fn curve_server(keys: super::curve::CurveKeyPair) -> Mechanism {
+        Mechanism::CurveServer {
+            keys,
+            authenticator: None,
+        }
+    }
+
+    /// A CURVE server (feature `curve`) that admits a client only if `f`
+    /// accepts its public key; `f` returns the user id of the client's
+    /// messages (their `User-Id` property).
+    #[cfg(feature = "curve")]
+    pub fn curve_server_with<F>(keys: super::curve::CurveKeyPair, f: F) -> Mechanism
+    where
+        F: Fn(&super::curve::CurveCredentials<'_>) -> Result<String, AuthStatus>
+            + Send
+            + Sync
+            + 'static,
+    {
+        Mechanism::CurveServer {
+            keys,
+            authenticator: Some(StdArc::new(f)),
+        }
+    }
+
     /// The name in the greeting.
     pub fn name(&self) -> MechanismName {
         match self {
             Mechanism::Null => MechanismName::Null,
             Mechanism::PlainClient { .. } | Mechanism::PlainServer { .. } => MechanismName::Plain,
+            #[cfg(feature = "curve")]
+            Mechanism::CurveClient { .. } | Mechanism::CurveServer { .. } => MechanismName::Curve,
         }
     }
 
     /// Whether this end is the mechanism's server (as-server in the
     /// greeting).
     pub fn is_server(&self) -> bool {
-        matches!(self, Mechanism::PlainServer { .. })
+        match self {
+            Mechanism::PlainServer { .. } => true,
+            #[cfg(feature = "curve")]
+            Mechanism::CurveServer { .. } => true,
+            _ => false,
+        }
     }
 
     pub(crate) fn validate(&self) -> Result<(), Error> {
@@ -138,8 +221,10 @@ impl Mechanism {
         Ok(())
     }
 
-    pub(crate) fn handshaker(&self) -> Box<dyn Handshaker> {
-        match self {
+    /// A fresh handshake. Only CURVE can fail here: its transient keys come
+    /// from the operating system's random generator.
+    pub(crate) fn handshaker(&self) -> Result<Box<dyn Handshaker>, Error> {
+        Ok(match self {
             Mechanism::Null => Box::new(NullHandshake { done: false }),
             Mechanism::PlainClient { username, password } => Box::new(PlainClientHandshake {
                 username: username.clone(),
@@ -151,7 +236,19 @@ impl Mechanism {
                 state: PlainServerState::AwaitHello,
                 user_id: None,
             }),
-        }
+            #[cfg(feature = "curve")]
+            Mechanism::CurveClient { keys, server_key } => {
+                Box::new(super::curve::CurveClientHandshake::new(keys, server_key)?)
+            }
+            #[cfg(feature = "curve")]
+            Mechanism::CurveServer {
+                keys,
+                authenticator,
+            } => Box::new(super::curve::CurveServerHandshake::new(
+                keys,
+                authenticator.clone(),
+            )?),
+        })
     }
 }
 
@@ -186,6 +283,22 @@ pub(crate) trait Handshaker: Send {
         ctx: &HandshakeCtx<'_>,
         out: &mut BytesMut,
     ) -> Result<Option<PeerReady>, Error>;
+    /// Once the handshake has ended: what seals and opens the frames of the
+    /// data phase, for a mechanism that protects them (CURVE).
+    fn take_cipher(&mut self) -> Option<Box<dyn Cipher>> {
+        None
+    }
+}
+
+/// The data phase of a mechanism that protects it: every frame, message or
+/// command, goes out sealed inside a frame of its own, and comes in the
+/// same way.
+pub(crate) trait Cipher: Send {
+    /// Appends the sealed wire frame carrying one frame's `body` and flags.
+    fn seal_frame(&mut self, out: &mut BytesMut, body: &[u8], more: bool, command: bool);
+    /// Opens the body of one wire frame: the flags (MORE 1, COMMAND 2) and
+    /// the frame's body.
+    fn open_frame(&mut self, wire: &[u8]) -> Result<(u8, Bytes), Error>;
 }
 
 /// Validates the peer's metadata: a known, compatible `Socket-Type` is

@@ -69,12 +69,15 @@
 
 mod command;
 mod connection;
+#[cfg(feature = "curve")]
+mod curve;
 mod error;
 mod frame;
 mod greeting;
 mod mechanism;
 mod outbuf;
 mod socket_type;
+mod z85;
 
 pub use command::{
     encode_command, valid_property_name, Command, CommandName, Metadata, MAX_PING_CONTEXT,
@@ -84,6 +87,8 @@ pub use connection::{
     Config, Connection, Event, PeerInfo, DEFAULT_HANDSHAKE_TIMEOUT, MAX_HANDSHAKE_COMMAND,
     MAX_MESSAGE_FRAMES, MAX_READ_RESERVE, READ_CHUNK,
 };
+#[cfg(feature = "curve")]
+pub use curve::{curve_key, CurveAuthenticator, CurveCredentials, CurveKeyPair, CURVE_KEY_LEN};
 pub use error::Error;
 pub use frame::{
     encode_frame, encode_header, Frame, FrameDecoder, FLAG_COMMAND, FLAG_LONG, FLAG_MORE,
@@ -93,3 +98,4 @@ pub use greeting::{Greeting, MechanismName, GREETING_LEN};
 pub use mechanism::{AuthStatus, Authenticator, Mechanism, PlainCredentials};
 pub use outbuf::{OutBuf, ZERO_COPY_THRESHOLD};
 pub use socket_type::{SocketType, UnknownSocketType};
+pub use z85::{z85_decode, z85_encode};
