@@ -66,11 +66,17 @@
 //!   frames is a protocol violation and its peer is disconnected; libzmq
 //!   sets no limit, so a peer could grow one message without end. MAXMSGSIZE
 //!   applies to each frame, as in libzmq.
-//! - **Security.** NULL and PLAIN ([`Socket::set_mechanism`]); a PLAIN
-//!   server checks credentials with a Rust function rather than a ZAP
-//!   handler bound at `inproc://zeromq.zap.01`, and the user id it returns
-//!   is not attached to messages. CURVE is not supported: a CURVE peer's
-//!   handshake fails with a mechanism mismatch.
+//! - **Security.** NULL, PLAIN and, with the `curve` cargo feature, CURVE
+//!   ([`Socket::set_mechanism`] with a [`Mechanism`];
+//!   libzmq's `ZMQ_CURVE_SERVER`, `_PUBLICKEY`, `_SECRETKEY` and
+//!   `_SERVERKEY` are one call, keys in Z85 or as bytes). A PLAIN or CURVE
+//!   server checks its clients with a Rust function rather than a ZAP
+//!   handler bound at `inproc://zeromq.zap.01`; the user id the function
+//!   returns is the messages' `User-Id` property
+//!   ([`Socket::last_message_property`]). A CURVE server without a check
+//!   admits every client that completes the handshake, as libzmq does
+//!   without a ZAP handler. Without the feature a CURVE peer's handshake
+//!   fails with a mechanism mismatch.
 //! - **Conflation** (`ZMQ_CONFLATE`) keeps only the newest message of each
 //!   TCP or IPC connection: the one waiting to be received on a SUB, PULL
 //!   or DEALER socket, the one waiting to be sent on a PUSH, PUB or DEALER
