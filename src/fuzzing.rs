@@ -307,6 +307,61 @@ pub fn handshake_client(data: &[u8]) {
     handshake(data, false);
 }
 
+/// The fixed CURVE keys of [`handshake_curve`]: a server's pair, and a
+/// client's pair that knows the server's public key. Seeds made with them
+/// (a HELLO the server can open) let the fuzzer reach past the first box.
+#[cfg(feature = "curve")]
+pub fn curve_fuzz_config(sel: u8, server: bool) -> Config {
+    use crate::zmtp::CurveKeyPair;
+    let server_keys = CurveKeyPair::from_secret([0x5E; 32]);
+    let client_keys = CurveKeyPair::from_secret([0xC1; 32]);
+    let mut cfg = config_from(sel & 0xFE, server);
+    cfg.mechanism = if server {
+        Mechanism::curve_server_with(server_keys, |c| {
+            if c.client_key[0] & 1 == 0 {
+                Ok("even".to_string())
+            } else {
+                Err(AuthStatus::DENIED)
+            }
+        })
+    } else {
+        Mechanism::curve_client(client_keys, *server_keys.public())
+    };
+    cfg
+}
+
+/// A CURVE connection (byte 0: bit 0 server or client, the rest as for
+/// [`handshake_server`]) fed the peer's bytes: whole, byte-by-byte and
+/// random chunking must give the same events and error. (What it sends
+/// holds fresh random keys and nonces, so only its greeting is compared.)
+#[cfg(feature = "curve")]
+pub fn handshake_curve(data: &[u8]) {
+    let Some((&sel, stream)) = data.split_first() else {
+        return;
+    };
+    let cfg = curve_fuzz_config(sel, sel & 1 == 1);
+    let mut rng = Rng::new(data);
+    let whole = run_connection(&cfg, stream, &chunks(stream, 0, &mut rng));
+    assert_eq!(
+        &whole.sent[..GREETING_LEN - 32],
+        &Greeting {
+            major: 3,
+            minor: cfg.zmtp_minor,
+            mechanism: cfg.mechanism.name(),
+            as_server: cfg.mechanism.is_server(),
+        }
+        .encode()[..GREETING_LEN - 32]
+    );
+    for mode in [1, 2] {
+        let other = run_connection(&cfg, stream, &chunks(stream, mode, &mut rng));
+        assert_eq!(
+            (&whole.events, &whole.error),
+            (&other.events, &other.error),
+            "chunking changed the connection's behaviour"
+        );
+    }
+}
+
 /// Greeting parser: prefix checks agree with the full parse, valid
 /// greetings round-trip, and a connection accepts exactly the greetings the
 /// parser accepts with its mechanism.
