@@ -10,21 +10,9 @@ use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{sock, WAIT};
+use common::{sock, wait_for_event, WAIT};
 use ringmq::zmtp::{AuthStatus, CurveKeyPair, Mechanism};
 use ringmq::{Context, MonitorEventKind, SocketType};
-
-fn wait_for(mon: &mut ringmq::Monitor, kind: MonitorEventKind) -> ringmq::MonitorEvent {
-    let deadline = std::time::Instant::now() + WAIT;
-    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
-        match mon.recv_timeout(left) {
-            Ok(ev) if ev.kind == kind => return ev,
-            Ok(_) => {}
-            Err(e) => panic!("no {kind:?} event: {e}"),
-        }
-    }
-    panic!("no {kind:?} event within {WAIT:?}");
-}
 
 #[test]
 fn curve_req_rep_multipart_and_user_id() {
@@ -137,9 +125,9 @@ fn curve_refusals_wrong_server_key_and_denied_client() {
         .unwrap();
     let mut denied_mon = denied.monitor().unwrap();
     denied.connect(&ep).unwrap();
-    let ev = wait_for(&mut mon, MonitorEventKind::HandshakeFailedAuth);
+    let ev = wait_for_event(&mut mon, MonitorEventKind::HandshakeFailedAuth);
     assert_eq!(ev.status, Some(400));
-    let ev = wait_for(&mut denied_mon, MonitorEventKind::HandshakeFailedAuth);
+    let ev = wait_for_event(&mut denied_mon, MonitorEventKind::HandshakeFailedAuth);
     assert_eq!(ev.status, Some(400));
 
     // A client with a wrong server key: the HELLO does not open.
@@ -150,7 +138,7 @@ fn curve_refusals_wrong_server_key_and_denied_client() {
     ))
     .unwrap();
     lost.connect(&ep).unwrap();
-    let ev = wait_for(&mut mon, MonitorEventKind::HandshakeFailed);
+    let ev = wait_for_event(&mut mon, MonitorEventKind::HandshakeFailed);
     let detail = ev.detail.unwrap_or_default();
     assert!(detail.contains("HELLO"), "{detail}");
     drop(denied);
@@ -227,7 +215,7 @@ fn curve_altered_message_is_refused() {
         .unwrap();
     client.connect(&format!("tcp://{relay_addr}")).unwrap();
     client.send("sealed").unwrap();
-    let ev = wait_for(&mut mon, MonitorEventKind::Disconnected);
+    let ev = wait_for_event(&mut mon, MonitorEventKind::Disconnected);
     assert!(ev.endpoint.starts_with("tcp://"));
     assert!(server.recv_timeout(Duration::from_millis(50)).is_err());
     drop(client);

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{sock, zsock, WAIT};
+use common::{sock, wait_for_event, zsock, WAIT};
 use ringmq::zmtp::{AuthStatus, Mechanism};
 use ringmq::{Context, Error, MonitorEventKind, SocketType};
 
@@ -21,19 +21,6 @@ fn admin_only(checks: Arc<AtomicUsize>) -> Mechanism {
             Err(AuthStatus::DENIED)
         }
     })
-}
-
-/// Waits for a monitor event of `kind`.
-fn wait_for(mon: &mut ringmq::Monitor, kind: MonitorEventKind) -> ringmq::MonitorEvent {
-    let deadline = std::time::Instant::now() + WAIT;
-    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
-        match mon.recv_timeout(left) {
-            Ok(ev) if ev.kind == kind => return ev,
-            Ok(_) => {}
-            Err(e) => panic!("no {kind:?} event: {e}"),
-        }
-    }
-    panic!("no {kind:?} event within {WAIT:?}");
 }
 
 #[test]
@@ -71,11 +58,11 @@ fn plain_server_refuses_bad_credentials_and_null_clients() {
     let mut wrong_mon = wrong.monitor().unwrap();
     wrong.connect(&ep).unwrap();
     wrong.send("from the wrong password").unwrap();
-    let ev = wait_for(&mut mon, MonitorEventKind::HandshakeFailedAuth);
+    let ev = wait_for_event(&mut mon, MonitorEventKind::HandshakeFailedAuth);
     let detail = ev.detail.unwrap();
     assert!(detail.contains("400"), "server side: {detail}");
     assert_eq!(ev.status, Some(400));
-    let ev = wait_for(&mut wrong_mon, MonitorEventKind::HandshakeFailedAuth);
+    let ev = wait_for_event(&mut wrong_mon, MonitorEventKind::HandshakeFailedAuth);
     let detail = ev.detail.unwrap();
     assert!(detail.contains("400"), "client side: {detail}");
     assert_eq!(ev.status, Some(400));
@@ -83,7 +70,7 @@ fn plain_server_refuses_bad_credentials_and_null_clients() {
     let null = sock(&ctx, SocketType::Push);
     null.connect(&ep).unwrap();
     null.send("from a NULL client").unwrap();
-    let detail = wait_for(&mut mon, MonitorEventKind::HandshakeFailed)
+    let detail = wait_for_event(&mut mon, MonitorEventKind::HandshakeFailed)
         .detail
         .unwrap();
     assert!(detail.to_lowercase().contains("mechanism"), "{detail}");
@@ -140,7 +127,7 @@ fn libzmq_plain_client_against_a_ringmq_plain_server() {
     bad.set_plain_password(Some("nope")).unwrap();
     bad.connect(&ep).unwrap();
     bad.send("refused", 0).unwrap();
-    let ev = wait_for(&mut mon, MonitorEventKind::HandshakeFailedAuth);
+    let ev = wait_for_event(&mut mon, MonitorEventKind::HandshakeFailedAuth);
     let detail = ev.detail.unwrap();
     assert!(detail.contains("400"), "{detail}");
     assert_eq!(ev.status, Some(400));
@@ -208,7 +195,7 @@ fn ringmq_plain_client_against_a_libzmq_plain_server_with_zap() {
     let mut wrong_mon = wrong.monitor().unwrap();
     wrong.connect(&ep).unwrap();
     wrong.send("refused").unwrap();
-    let ev = wait_for(&mut wrong_mon, MonitorEventKind::HandshakeFailedAuth);
+    let ev = wait_for_event(&mut wrong_mon, MonitorEventKind::HandshakeFailedAuth);
     let detail = ev.detail.unwrap();
     assert!(detail.contains("400"), "{detail}");
     assert_eq!(ev.status, Some(400));
@@ -251,7 +238,7 @@ fn a_panicking_authenticator_refuses_the_peer_and_the_socket_carries_on() {
         .unwrap();
     bad.set_reconnect_ivl(None).unwrap();
     bad.connect(&ep).unwrap();
-    let ev = wait_for(&mut mon, MonitorEventKind::HandshakeFailedAuth);
+    let ev = wait_for_event(&mut mon, MonitorEventKind::HandshakeFailedAuth);
     let detail = ev.detail.unwrap();
     assert!(detail.contains("500"), "{detail}");
     assert_eq!(ev.status, Some(500));

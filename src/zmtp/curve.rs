@@ -38,7 +38,7 @@ use crypto_secretbox::XSalsa20Poly1305;
 use super::command::{encode_command, Command, CommandName};
 use super::frame::encode_header;
 use super::mechanism::{
-    check_peer_metadata, AuthStatus, Cipher, HandshakeCtx, Handshaker, PeerReady,
+    ask, check_peer_metadata, AuthStatus, Cipher, HandshakeCtx, Handshaker, PeerReady,
 };
 use super::z85::{z85_decode, z85_encode};
 use super::Error;
@@ -568,15 +568,7 @@ impl CurveServerHandshake {
                     client_key: &client_key,
                     peer_address: ctx.peer_address,
                 };
-                // The application's code: a panic refuses this peer (500)
-                // instead of ending the thread that runs the handshake.
-                let verdict =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| auth(&creds)))
-                        .unwrap_or(Err(AuthStatus::INTERNAL));
-                match verdict {
-                    Ok(id) => Some(id),
-                    Err(AuthStatus(status)) => return Err(Error::AuthFailed { status }),
-                }
+                Some(ask(&**auth, &creds)?)
             }
         };
         let peer = check_peer_metadata(

@@ -332,6 +332,19 @@ pub(crate) fn check_peer_metadata(
     })
 }
 
+/// Runs a server's check of a client: the user id, or the refusal as
+/// [`Error::AuthFailed`]. The check is the application's code: a panic in
+/// it refuses this peer (500) instead of ending the thread that runs the
+/// handshake.
+pub(crate) fn ask<C>(
+    check: &(dyn Fn(&C) -> Result<String, AuthStatus> + Send + Sync),
+    creds: &C,
+) -> Result<String, Error> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(creds)))
+        .unwrap_or(Err(AuthStatus::INTERNAL))
+        .map_err(|AuthStatus(status)| Error::AuthFailed { status })
+}
+
 fn unexpected(cmd: &Command) -> Error {
     Error::UnexpectedCommand(cmd.name_lossy())
 }
@@ -442,22 +455,11 @@ impl Handshaker for PlainServerHandshake {
                     password: &password,
                     peer_address: ctx.peer_address,
                 };
-                // The check is the application's code: a panic in it
-                // refuses this peer (500) instead of ending the thread that
-                // runs the handshake.
-                let verdict = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    (self.authenticator)(&creds)
-                }))
-                .unwrap_or(Err(AuthStatus::INTERNAL));
-                match verdict {
-                    Ok(user_id) => {
-                        self.user_id = Some(user_id);
-                        encode_command(out, CommandName::Welcome.as_bytes(), &[]);
-                        self.state = PlainServerState::AwaitInitiate;
-                        Ok(None)
-                    }
-                    Err(AuthStatus(status)) => Err(Error::AuthFailed { status }),
-                }
+                let user_id = ask(&*self.authenticator, &creds)?;
+                self.user_id = Some(user_id);
+                encode_command(out, CommandName::Welcome.as_bytes(), &[]);
+                self.state = PlainServerState::AwaitInitiate;
+                Ok(None)
             }
             (PlainServerState::AwaitInitiate, Some(CommandName::Initiate)) => {
                 let peer = check_peer_metadata(ctx.socket_type, &cmd.data, self.user_id.take())?;

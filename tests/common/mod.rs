@@ -8,12 +8,17 @@ use std::time::Duration;
 use ringmq::{Context, Msg, SocketType};
 
 /// Waits for the monitor to report `kind`, passing over other events (each
-/// wait bounded by [`WAIT`]).
-pub fn wait_for_event(mon: &mut ringmq::Monitor, kind: ringmq::MonitorEventKind) {
+/// wait bounded by [`WAIT`]), and returns that event.
+pub fn wait_for_event(
+    mon: &mut ringmq::Monitor,
+    kind: ringmq::MonitorEventKind,
+) -> ringmq::MonitorEvent {
     loop {
-        let ev = mon.recv_timeout(WAIT).expect("monitor event");
+        let ev = mon
+            .recv_timeout(WAIT)
+            .unwrap_or_else(|e| panic!("no {kind:?} event: {e}"));
         if ev.kind == kind {
-            return;
+            return ev;
         }
     }
 }
