@@ -34,6 +34,7 @@ use crypto_box::aead::rand_core::RngCore;
 use crypto_box::aead::{Aead, AeadInPlace, KeyInit, OsRng};
 use crypto_box::{PublicKey, SalsaBox, SecretKey};
 use crypto_secretbox::XSalsa20Poly1305;
+use zeroize::Zeroize;
 
 use super::command::{encode_command, Command, CommandName};
 use super::frame::encode_header;
@@ -52,7 +53,9 @@ const TAG: usize = 16;
 
 /// A permanent CURVE key pair: libzmq's `zmq_curve_keypair`.
 ///
-/// The secret half is never printed by `Debug`.
+/// The secret half is never printed by `Debug`, and is overwritten with
+/// zeros when the pair is dropped (as are the transient keys and cookie
+/// keys of connections; the boxes built from them wipe their own keys).
 ///
 /// ```
 /// use ringmq::zmtp::CurveKeyPair;
@@ -67,6 +70,12 @@ const TAG: usize = 16;
 pub struct CurveKeyPair {
     public: [u8; CURVE_KEY_LEN],
     secret: [u8; CURVE_KEY_LEN],
+}
+
+impl Drop for CurveKeyPair {
+    fn drop(&mut self) {
+        self.secret.zeroize();
+    }
 }
 
 impl fmt::Debug for CurveKeyPair {
@@ -495,6 +504,7 @@ impl CurveServerHandshake {
         let cookie_box = XSalsa20Poly1305::new((&self.cookie_key).into())
             .encrypt((&long_nonce(b"COOKIE--", &cookie_tail)).into(), &kept[..])
             .expect("64 bytes always seal");
+        kept.zeroize();
 
         // Box[S' + cookie](S -> C').
         let mut plain = Vec::with_capacity(128);
@@ -525,13 +535,15 @@ impl CurveServerHandshake {
         if data.len() < 96 + 8 + 128 + TAG {
             return Err(Error::MalformedCommand("CURVE INITIATE too short"));
         }
-        let kept = XSalsa20Poly1305::new((&self.cookie_key).into())
+        let mut kept = XSalsa20Poly1305::new((&self.cookie_key).into())
             .decrypt(
                 (&long_nonce(b"COOKIE--", &data[..16])).into(),
                 &data[16..96],
             )
             .map_err(|_| Error::Crypto("the INITIATE's cookie does not open"))?;
-        if kept[..32] != self.client_transient || kept[32..] != self.transient.secret()[..] {
+        let ours = kept[..32] == self.client_transient && kept[32..] == self.transient.secret()[..];
+        kept.zeroize();
+        if !ours {
             return Err(Error::Crypto(
                 "the INITIATE's cookie is not this connection's",
             ));
@@ -594,6 +606,12 @@ impl CurveServerHandshake {
             peer_nonce: self.peer_nonce,
         });
         Ok(peer)
+    }
+}
+
+impl Drop for CurveServerHandshake {
+    fn drop(&mut self) {
+        self.cookie_key.zeroize();
     }
 }
 
