@@ -6,6 +6,8 @@
 //! cargo run --features curve --example curve_peer -- keypair
 //! cargo run --features curve --example curve_peer -- rep <bind> <server-secret> <count> [heartbeat-ms]
 //! cargo run --features curve --example curve_peer -- req <connect> <client-secret> <server-public> <count> [heartbeat-ms]
+//! cargo run --features curve --example curve_peer -- pub <bind> <server-secret> <seconds>
+//! cargo run --features curve --example curve_peer -- sub <connect> <client-secret> <server-public> <count>
 //! ```
 //!
 //! Keys are 40 Z85 characters. `rep` answers each request with its frames
@@ -13,6 +15,9 @@
 //! saw it (`User-Id`); `req` sends `count` requests of three frames (its
 //! number, an empty frame, 100 000 bytes), checks each reply, and sleeps
 //! between requests when heartbeats are on so that PINGs cross the link.
+//! `pub` publishes `a <n>` and `b <n>` for the given time; `sub`
+//! subscribes to `a`, receives `count` messages and checks that each is an
+//! `a` message, in increasing order.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -30,7 +35,9 @@ fn main() -> ExitCode {
         }
         Some("rep") if args.len() >= 4 => rep(&args),
         Some("req") if args.len() >= 5 => req(&args),
-        _ => Err("usage: curve_peer keypair | rep <bind> <server-secret> <count> [hb-ms] | req <connect> <client-secret> <server-public> <count> [hb-ms]".into()),
+        Some("pub") if args.len() >= 4 => publish(&args),
+        Some("sub") if args.len() >= 5 => subscribe(&args),
+        _ => Err("usage: curve_peer keypair | rep <bind> <server-secret> <count> [hb-ms] | req <connect> <client-secret> <server-public> <count> [hb-ms] | pub <bind> <server-secret> <seconds> | sub <connect> <client-secret> <server-public> <count>".into()),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -113,5 +120,53 @@ fn req(args: &[String]) -> Res {
         }
     }
     println!("req done: {count} round trips");
+    Ok(())
+}
+
+fn publish(args: &[String]) -> Res {
+    let ctx = Context::new();
+    let s = ctx.socket(SocketType::Pub)?;
+    s.set_mechanism(Mechanism::curve_server(CurveKeyPair::from_secret_z85(
+        &args[2],
+    )?))?;
+    let ep = s.bind(&args[1])?;
+    println!("bound {ep}");
+    let until = std::time::Instant::now() + Duration::from_secs(args[3].parse()?);
+    let mut n = 0u64;
+    while std::time::Instant::now() < until {
+        s.send(format!("b {n}"))?;
+        s.send(format!("a {n}"))?;
+        n += 1;
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    println!("pub done: {n} of each");
+    Ok(())
+}
+
+fn subscribe(args: &[String]) -> Res {
+    let ctx = Context::new();
+    let s = ctx.socket(SocketType::Sub)?;
+    s.set_mechanism(Mechanism::curve_client(
+        CurveKeyPair::from_secret_z85(&args[2])?,
+        curve_key(args[3].as_bytes())?,
+    ))?;
+    s.set_rcvtimeo(Some(Duration::from_secs(20)))?;
+    s.subscribe(b"a")?;
+    s.connect(&args[1])?;
+    let count: usize = args[4].parse()?;
+    let mut last = None;
+    for _ in 0..count {
+        let m = s.recv()?;
+        let text = String::from_utf8_lossy(&m).into_owned();
+        let n: u64 = match text.strip_prefix("a ") {
+            Some(n) => n.parse()?,
+            None => return Err(format!("received {text:?}, not an `a` message").into()),
+        };
+        if last.is_some_and(|l| n <= l) {
+            return Err(format!("{text:?} after a {last:?}").into());
+        }
+        last = Some(n);
+    }
+    println!("sub done: {count} messages, all `a`");
     Ok(())
 }

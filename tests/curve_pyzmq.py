@@ -117,9 +117,58 @@ def wrong_server_key_is_refused():
     print("ok: a ringmq client with the wrong server key fails libzmq's handshake (protocol error)")
 
 
+def pub_sub_both_ways():
+    spub, ssec = zmq.curve_keypair()
+    cpub, csec = zmq.curve_keypair()
+    # pyzmq's SUB (a CURVE client) subscribes through the sealed link to a
+    # ringmq PUB: only `a` messages arrive.
+    p = subprocess.Popen([PEER, "pub", "tcp://127.0.0.1:0", ssec.decode(), "10"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    line = p.stdout.readline().decode().strip()
+    check(line.startswith("bound tcp://"), "ringmq pub: " + line)
+    ctx = zmq.Context()
+    sub = ctx.socket(zmq.SUB)
+    sub.curve_serverkey = spub
+    sub.curve_publickey = cpub
+    sub.curve_secretkey = csec
+    sub.rcvtimeo = 10_000
+    sub.setsockopt(zmq.SUBSCRIBE, b"a")
+    sub.connect(line.split()[1])
+    last = -1
+    for _ in range(200):
+        m = sub.recv().decode()
+        check(m.startswith("a "), f"pyzmq SUB received {m!r}")
+        check(int(m[2:]) > last, f"{m!r} after a {last}")
+        last = int(m[2:])
+    p.kill()
+    p.wait()
+    ctx.destroy(linger=0)
+    print("ok: pyzmq CURVE SUB <- ringmq PUB: 200 `a` messages, no `b`")
+
+    # A ringmq SUB subscribes to a pyzmq PUB.
+    ctx = zmq.Context()
+    pub = ctx.socket(zmq.PUB)
+    pub.curve_server = True
+    pub.curve_secretkey = ssec
+    port = pub.bind_to_random_port("tcp://127.0.0.1")
+    p = subprocess.Popen([PEER, "sub", f"tcp://127.0.0.1:{port}", csec.decode(), spub.decode(), "200"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    n = 0
+    while p.poll() is None and n < 100_000:
+        pub.send(f"b {n}".encode())
+        pub.send(f"a {n}".encode())
+        n += 1
+        time.sleep(0.001)
+    out, _ = p.communicate(timeout=30)
+    check(p.returncode == 0, "ringmq sub: " + out.decode())
+    ctx.destroy(linger=0)
+    print("ok: ringmq CURVE SUB <- pyzmq PUB: " + out.decode().strip())
+
+
 ringmq_client_pyzmq_server(0)
 ringmq_client_pyzmq_server(50)
 pyzmq_client_ringmq_server(0)
 pyzmq_client_ringmq_server(50)
 wrong_server_key_is_refused()
+pub_sub_both_ways()
 print("curve_pyzmq: all passed")
