@@ -1553,7 +1553,9 @@ impl Socket {
 
     /// Sets the security mechanism of the TCP and IPC connections made
     /// after the call (see [`Options::mechanism`]): libzmq's
-    /// `ZMQ_PLAIN_SERVER`, `ZMQ_PLAIN_USERNAME` and `ZMQ_PLAIN_PASSWORD`.
+    /// `ZMQ_PLAIN_SERVER`, `ZMQ_PLAIN_USERNAME` and `ZMQ_PLAIN_PASSWORD`,
+    /// and with the `curve` feature its `ZMQ_CURVE_*` options
+    /// (`Mechanism::curve_client`, `curve_server`, `curve_server_with`).
     ///
     /// A PLAIN server runs its credential check on the I/O thread during
     /// the handshake, in place of libzmq's ZAP handler: it returns the user

@@ -159,9 +159,12 @@ pub struct Options {
     /// The security mechanism of this socket's TCP and IPC connections:
     /// NULL (the default), a PLAIN client (libzmq's `ZMQ_PLAIN_USERNAME` and
     /// `ZMQ_PLAIN_PASSWORD`) or a PLAIN server (`ZMQ_PLAIN_SERVER`), which
-    /// checks credentials with a function instead of a ZAP handler. Both
-    /// ends of a connection must use the same mechanism; inproc pipes have
-    /// no handshake and ignore it, as in libzmq.
+    /// checks credentials with a function instead of a ZAP handler; with the
+    /// `curve` feature, a CURVE client (`ZMQ_CURVE_PUBLICKEY`,
+    /// `ZMQ_CURVE_SECRETKEY`, `ZMQ_CURVE_SERVERKEY`) or server
+    /// (`ZMQ_CURVE_SERVER` with its secret key). Both ends of a connection
+    /// must use the same mechanism; inproc pipes have no handshake and
+    /// ignore it, as in libzmq.
     pub mechanism: Mechanism,
     /// `ZMQ_METADATA`: application properties (names starting `X-`) sent
     /// to each TCP or IPC peer in the handshake, where the peer reads them
