@@ -227,6 +227,32 @@ struct CurveCipher {
     peer_nonce: u64,
 }
 
+impl CurveCipher {
+    /// The data phase of a client (`client`) or server: its box between
+    /// the transient keys, the next nonce it sends and the last it got.
+    fn new(boxed: SalsaBox, client: bool, next_nonce: u64, peer_nonce: u64) -> CurveCipher {
+        let (ours, theirs) = if client {
+            (b"CurveZMQMESSAGEC", b"CurveZMQMESSAGES")
+        } else {
+            (b"CurveZMQMESSAGES", b"CurveZMQMESSAGEC")
+        };
+        CurveCipher {
+            boxed,
+            send_prefix: ours,
+            recv_prefix: theirs,
+            next_nonce,
+            peer_nonce,
+        }
+    }
+}
+
+/// Takes the next short nonce of a handshake.
+fn take_nonce(next: &mut u64) -> u64 {
+    let n = *next;
+    *next += 1;
+    n
+}
+
 impl Cipher for CurveCipher {
     fn seal_frame(&mut self, out: &mut BytesMut, body: &[u8], more: bool, command: bool) {
         let n = self.next_nonce;
@@ -280,6 +306,8 @@ pub(crate) struct CurveClientHandshake {
     keys: CurveKeyPair,
     server_key: [u8; CURVE_KEY_LEN],
     transient: CurveKeyPair,
+    /// C' to S: seals the HELLO, opens the WELCOME.
+    to_server: SalsaBox,
     /// C' to S', once the WELCOME told S'.
     session: Option<SalsaBox>,
     next_nonce: u64,
@@ -292,21 +320,17 @@ impl CurveClientHandshake {
         keys: &CurveKeyPair,
         server_key: &[u8; CURVE_KEY_LEN],
     ) -> Result<CurveClientHandshake, Error> {
+        let transient = CurveKeyPair::generate()?;
         Ok(CurveClientHandshake {
             keys: keys.clone(),
             server_key: *server_key,
-            transient: CurveKeyPair::generate()?,
+            to_server: salsa_box(server_key, transient.secret()),
+            transient,
             session: None,
             next_nonce: 1,
             state: ClientState::SentHello,
             cipher: None,
         })
-    }
-
-    fn take_nonce(&mut self) -> u64 {
-        let n = self.next_nonce;
-        self.next_nonce += 1;
-        n
     }
 
     fn on_welcome(
@@ -319,9 +343,8 @@ impl CurveClientHandshake {
         if data.len() != 16 + 144 {
             return Err(Error::MalformedCommand("CURVE WELCOME is not 168 bytes"));
         }
-        let to_us = salsa_box(&self.server_key, self.transient.secret());
         let plain = open(
-            &to_us,
+            &self.to_server,
             &long_nonce(b"WELCOME-", &data[..16]),
             &data[16..],
             "the WELCOME does not open (is the server key right?)",
@@ -347,7 +370,7 @@ impl CurveClientHandshake {
         plain.extend_from_slice(&vouch_tail);
         plain.extend_from_slice(&vouch);
         plain.extend_from_slice(ctx.metadata);
-        let n = self.take_nonce();
+        let n = take_nonce(&mut self.next_nonce);
         let sealed = seal(&session, &short_nonce(b"CurveZMQINITIATE", n), &plain);
         encode_command(
             out,
@@ -371,13 +394,7 @@ impl CurveClientHandshake {
             "the READY does not open",
         )?;
         let peer = check_peer_metadata(ctx.socket_type, &Bytes::from(plain), None)?;
-        self.cipher = Some(CurveCipher {
-            boxed: session,
-            send_prefix: b"CurveZMQMESSAGEC",
-            recv_prefix: b"CurveZMQMESSAGES",
-            next_nonce: self.next_nonce,
-            peer_nonce: n,
-        });
+        self.cipher = Some(CurveCipher::new(session, true, self.next_nonce, n));
         Ok(peer)
     }
 }
@@ -385,9 +402,9 @@ impl CurveClientHandshake {
 impl Handshaker for CurveClientHandshake {
     fn start(&mut self, _ctx: &HandshakeCtx<'_>, out: &mut BytesMut) {
         // Box[64 zero bytes](C' -> S): the server can open it only with s.
-        let n = self.take_nonce();
+        let n = take_nonce(&mut self.next_nonce);
         let sealed = seal(
-            &salsa_box(&self.server_key, self.transient.secret()),
+            &self.to_server,
             &short_nonce(b"CurveZMQHELLO---", n),
             &[0u8; 64],
         );
@@ -484,9 +501,10 @@ impl CurveServerHandshake {
             ));
         }
         self.client_transient = data[74..106].try_into().expect("32 bytes");
+        let with_client = salsa_box(&self.client_transient, self.keys.secret());
         let n = read_nonce(&data[106..114]);
         let plain = open(
-            &salsa_box(&self.client_transient, self.keys.secret()),
+            &with_client,
             &short_nonce(b"CurveZMQHELLO---", n),
             &data[114..],
             "the HELLO does not open (does the client have our public key?)",
@@ -513,7 +531,7 @@ impl CurveServerHandshake {
         plain.extend_from_slice(&cookie_box);
         let welcome_tail: [u8; 16] = random_bytes()?;
         let sealed = seal(
-            &salsa_box(&self.client_transient, self.keys.secret()),
+            &with_client,
             &long_nonce(b"WELCOME-", &welcome_tail),
             &plain,
         );
@@ -590,21 +608,19 @@ impl CurveServerHandshake {
         )?;
 
         // READY: Box[metadata](S' -> C').
-        let r = self.next_nonce;
-        self.next_nonce += 1;
+        let r = take_nonce(&mut self.next_nonce);
         let sealed = seal(&session, &short_nonce(b"CurveZMQREADY---", r), ctx.metadata);
         encode_command(
             out,
             CommandName::Ready.as_bytes(),
             &[&r.to_be_bytes(), &sealed],
         );
-        self.cipher = Some(CurveCipher {
-            boxed: session,
-            send_prefix: b"CurveZMQMESSAGES",
-            recv_prefix: b"CurveZMQMESSAGEC",
-            next_nonce: self.next_nonce,
-            peer_nonce: self.peer_nonce,
-        });
+        self.cipher = Some(CurveCipher::new(
+            session,
+            false,
+            self.next_nonce,
+            self.peer_nonce,
+        ));
         Ok(peer)
     }
 }
