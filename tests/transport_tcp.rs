@@ -290,6 +290,7 @@ fn options_reach_the_socket() {
         ipv6: false,
         tos: Some(0x28),
         max_rt: Some(Duration::from_millis(1500)),
+        bind_device: Some("lo".to_string()),
     };
     let (listener, addr) = bind_tcp(&tcp_ep("tcp://127.0.0.1:*"), &opts).unwrap();
     let stream = connect_tcp(&tcp_ep(&format!("tcp://{addr}")), &opts).unwrap();
@@ -308,6 +309,9 @@ fn options_reach_the_socket() {
             sock.tcp_user_timeout().unwrap(),
             Some(Duration::from_millis(1500))
         );
+        assert_eq!(sock.device().unwrap().as_deref(), Some(&b"lo"[..]));
+        let lsock = socket2::SockRef::from(&listener);
+        assert_eq!(lsock.device().unwrap().as_deref(), Some(&b"lo"[..]));
     }
     // The kernel may round up (Linux doubles), never down.
     assert!(sock.send_buffer_size().unwrap() >= 64 * 1024);
@@ -366,4 +370,33 @@ fn ipv6_option_makes_the_wildcard_dual_stack() {
         push.send(host).unwrap();
         assert_eq!(&pull.recv().unwrap()[..], host.as_bytes());
     }
+}
+
+/// `ZMQ_BINDTODEVICE` on sockets: tied to `lo`, a PUSH and a PULL talk over
+/// 127.0.0.1; a device the system does not have fails the bind and the
+/// connect with an error that names it.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[test]
+fn bind_to_device_on_sockets() {
+    use ringmq::{Context, SocketType};
+    let ctx = Context::new();
+    let pull = ctx.socket(SocketType::Pull).unwrap();
+    pull.set_bindtodevice(Some("lo")).unwrap();
+    pull.set_rcvtimeo(Some(Duration::from_secs(10))).unwrap();
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = ctx.socket(SocketType::Push).unwrap();
+    push.set_bindtodevice(Some("lo")).unwrap();
+    push.connect(&ep).unwrap();
+    push.send("through lo").unwrap();
+    assert_eq!(&pull.recv().unwrap()[..], b"through lo");
+
+    let nowhere = ctx.socket(SocketType::Pull).unwrap();
+    nowhere.set_bindtodevice(Some("nosuchdev0")).unwrap();
+    let e = nowhere.bind("tcp://127.0.0.1:*").unwrap_err();
+    assert!(e.to_string().contains("nosuchdev0"), "{e}");
+    for bad in ["", "sixteen-chars-xx", "a b", "a/b", "a\0b"] {
+        assert!(push.set_bindtodevice(Some(bad)).is_err(), "{bad:?}");
+    }
+    push.set_bindtodevice(None).unwrap();
+    assert_eq!(push.bindtodevice(), None);
 }

@@ -1080,6 +1080,47 @@ impl Socket {
         self.core.borrow().opts.tos
     }
 
+    /// Sets `ZMQ_BINDTODEVICE` (see [`Options::bind_to_device`]; `None` =
+    /// no device) for TCP binds and connections made after the call: their
+    /// packets go through that interface only, as with Linux's
+    /// `SO_BINDTODEVICE` (which may need `CAP_NET_RAW`). A name that cannot
+    /// be an interface's (empty, over 15 bytes, or with a NUL, `/` or
+    /// white space) is an [`Error::InvalidOption`]; a device the system
+    /// does not have fails the bind or connect.
+    ///
+    /// ```
+    /// use ringmq::{Context, SocketType};
+    ///
+    /// let ctx = Context::new();
+    /// let pull = ctx.socket(SocketType::Pull)?;
+    /// assert!(pull.set_bindtodevice(Some("a/b")).is_err());
+    /// pull.set_bindtodevice(Some("lo"))?;
+    /// assert_eq!(pull.bindtodevice().as_deref(), Some("lo"));
+    /// # Ok::<(), ringmq::Error>(())
+    /// ```
+    pub fn set_bindtodevice(&self, device: Option<&str>) -> Result<()> {
+        if let Some(name) = device {
+            let bad = name.is_empty()
+                || name.len() > 15
+                || name
+                    .bytes()
+                    .any(|b| b == 0 || b == b'/' || b.is_ascii_whitespace());
+            if bad {
+                return Err(Error::InvalidOption {
+                    option: "ZMQ_BINDTODEVICE",
+                    reason: "an interface name is 1 to 15 bytes without NUL, '/' or white space",
+                });
+            }
+        }
+        let device = device.map(str::to_owned);
+        self.core.borrow_mut().set(|o| o.bind_to_device = device)
+    }
+
+    /// `ZMQ_BINDTODEVICE`.
+    pub fn bindtodevice(&self) -> Option<String> {
+        self.core.borrow().opts.bind_to_device.clone()
+    }
+
     /// Sets `ZMQ_TCP_MAXRT` (see [`Options::tcp_maxrt`]; `None` = OS
     /// default) for connections made after the call. The system counts
     /// whole milliseconds: a value under 1 ms or over `u32::MAX` ms is an

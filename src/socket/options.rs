@@ -65,6 +65,10 @@ pub struct Options {
     /// `ZMQ_TOS`: the type-of-service byte of the IP header of the socket's
     /// TCP packets; `None` = OS default.
     pub tos: Option<u8>,
+    /// `ZMQ_BINDTODEVICE`: the network interface this socket's TCP binds
+    /// and connections are tied to (`SO_BINDTODEVICE`, Linux); `None` =
+    /// none.
+    pub bind_to_device: Option<String>,
     /// `ZMQ_TCP_MAXRT`: how long sent data may stay unacknowledged before
     /// the connection is dropped (`TCP_USER_TIMEOUT`, Linux); `None` = OS
     /// default.
@@ -232,6 +236,7 @@ impl Default for Options {
             tcp_keepalive_intvl: None,
             tcp_maxrt: None,
             tos: None,
+            bind_to_device: None,
             sndbuf: None,
             rcvbuf: None,
             backlog: 100,
@@ -287,6 +292,7 @@ impl Options {
             ipv6: self.ipv6,
             tos: self.tos,
             max_rt: self.tcp_maxrt,
+            bind_device: self.bind_to_device.clone(),
         }
     }
 }
