@@ -174,7 +174,39 @@ impl Mechanism {
 
     /// A CURVE server (feature `curve`) that admits a client only if `f`
     /// accepts its public key; `f` returns the user id of the client's
-    /// messages (their `User-Id` property).
+    /// messages (their `User-Id` property). Like a PLAIN server's check, it
+    /// runs on the I/O thread during the handshake; a panic in it refuses
+    /// the client with status 500.
+    ///
+    /// ```
+    /// use ringmq::zmtp::{AuthStatus, CurveKeyPair, Mechanism};
+    /// use ringmq::{Context, SocketType};
+    ///
+    /// // Keys are usually made once and kept: `public_z85()` and
+    /// // `secret_z85()` give the 40-character forms libzmq tools use.
+    /// let server_keys = CurveKeyPair::generate()?;
+    /// let client_keys = CurveKeyPair::generate()?;
+    /// let allowed = *client_keys.public();
+    ///
+    /// let ctx = Context::new();
+    /// let server = ctx.socket(SocketType::Rep)?;
+    /// server.set_mechanism(Mechanism::curve_server_with(server_keys.clone(), move |c| {
+    ///     if *c.client_key == allowed {
+    ///         Ok("alice".to_string())
+    ///     } else {
+    ///         Err(AuthStatus::DENIED)
+    ///     }
+    /// }))?;
+    /// let ep = server.bind("tcp://127.0.0.1:*")?;
+    ///
+    /// let client = ctx.socket(SocketType::Req)?;
+    /// client.set_mechanism(Mechanism::curve_client(client_keys, *server_keys.public()))?;
+    /// client.connect(&ep)?;
+    /// client.send("hello")?;
+    /// assert_eq!(&server.recv()?[..], b"hello");
+    /// assert_eq!(server.last_message_property("User-Id").as_deref(), Some("alice"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[cfg(feature = "curve")]
     pub fn curve_server_with<F>(keys: super::curve::CurveKeyPair, f: F) -> Mechanism
     where
