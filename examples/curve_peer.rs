@@ -57,7 +57,7 @@ fn heartbeat(
     let Some(ms) = arg else { return Ok(None) };
     let d = Duration::from_millis(ms.parse()?);
     s.set_heartbeat_ivl(Some(d))?;
-    s.set_heartbeat_timeout(Some(d * 4))?;
+    s.set_heartbeat_timeout(Some(d * 20))?;
     Ok(Some(d))
 }
 

@@ -39,7 +39,7 @@ def ringmq_client_pyzmq_server(heartbeat_ms):
     rep.curve_publickey = spub
     if heartbeat_ms:
         rep.heartbeat_ivl = heartbeat_ms
-        rep.heartbeat_timeout = heartbeat_ms * 4
+        rep.heartbeat_timeout = heartbeat_ms * 20
     rep.rcvtimeo = 20_000
     port = rep.bind_to_random_port("tcp://127.0.0.1")
     args = [PEER, "req", f"tcp://127.0.0.1:{port}", csec.decode(), spub.decode(), str(COUNT)]
@@ -79,7 +79,7 @@ def pyzmq_client_ringmq_server(heartbeat_ms):
     req.curve_secretkey = csec
     if heartbeat_ms:
         req.heartbeat_ivl = heartbeat_ms
-        req.heartbeat_timeout = heartbeat_ms * 4
+        req.heartbeat_timeout = heartbeat_ms * 20
     req.rcvtimeo = 20_000
     req.connect(ep)
     for i in range(COUNT):
