@@ -39,7 +39,7 @@ use zeroize::Zeroize;
 use super::command::{encode_command, Command, CommandName};
 use super::frame::encode_header;
 use super::mechanism::{
-    ask, check_peer_metadata, AuthStatus, Cipher, HandshakeCtx, Handshaker, PeerReady,
+    ask, check_peer_metadata, unexpected, AuthStatus, Cipher, HandshakeCtx, Handshaker, PeerReady,
 };
 use super::z85::{z85_decode, z85_encode};
 use super::Error;
@@ -440,7 +440,7 @@ impl Handshaker for CurveClientHandshake {
                 self.state = ClientState::Done;
                 Ok(Some(peer))
             }
-            _ => Err(Error::UnexpectedCommand(cmd.name_lossy())),
+            _ => Err(unexpected(cmd)),
         }
     }
 
@@ -651,7 +651,7 @@ impl Handshaker for CurveServerHandshake {
                 self.state = ServerState::Done;
                 Ok(Some(peer))
             }
-            _ => Err(Error::UnexpectedCommand(cmd.name_lossy())),
+            _ => Err(unexpected(cmd)),
         }
     }
 

@@ -377,7 +377,7 @@ pub(crate) fn ask<C>(
         .map_err(|AuthStatus(status)| Error::AuthFailed { status })
 }
 
-fn unexpected(cmd: &Command) -> Error {
+pub(crate) fn unexpected(cmd: &Command) -> Error {
     Error::UnexpectedCommand(cmd.name_lossy())
 }
 
